@@ -1,0 +1,1 @@
+"""Command-line interface: thin commands that call services and format with Rich."""

@@ -1,0 +1,1 @@
+"""The SQLAlchemy store: models, sessions, repositories with bulk upserts."""

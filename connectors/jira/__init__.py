@@ -1,0 +1,1 @@
+"""Jira Cloud and Server/Data Center through the jira library."""
