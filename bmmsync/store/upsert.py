@@ -1,0 +1,53 @@
+"""One bulk `INSERT ... ON CONFLICT DO UPDATE` for both dialects, in batches."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from itertools import islice
+from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+# SQLite allows 32,766 bound parameters per statement; PostgreSQL 65,535. Rows of ~20 columns
+# in batches of 1,000 stay well under both and keep memory flat.
+BATCH_ROWS = 1000
+
+
+def _batches(rows: Iterable[Mapping[str, Any]], size: int) -> Iterable[list[Mapping[str, Any]]]:
+    it = iter(rows)
+    while batch := list(islice(it, size)):
+        yield batch
+
+
+def bulk_upsert(
+    session: Session,
+    table: Table,
+    rows: Iterable[Mapping[str, Any]],
+    *,
+    update: Sequence[str] | None = None,
+) -> int:
+    """Insert `rows`, updating the `update` columns (default: every non-key column) of rows
+    whose primary key exists. Idempotent. Returns the number of rows sent."""
+    keys = [col.name for col in table.primary_key.columns]
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        insert: Any = postgresql.insert
+    elif dialect == "sqlite":
+        insert = sqlite.insert
+    else:  # pragma: no cover - other dialects are refused when the store opens
+        raise NotImplementedError(dialect)
+    total = 0
+    for batch in _batches(rows, BATCH_ROWS):
+        stmt = insert(table).values(batch)
+        columns = update if update is not None else [c for c in batch[0] if c not in keys]
+        if columns:
+            stmt = stmt.on_conflict_do_update(
+                index_elements=keys, set_={c: stmt.excluded[c] for c in columns}
+            )
+        else:
+            stmt = stmt.on_conflict_do_nothing(index_elements=keys)
+        session.execute(stmt)
+        total += len(batch)
+    return total
