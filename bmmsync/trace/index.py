@@ -1,0 +1,129 @@
+"""`MapIndex`: the motivator/decision/capability map, indexed once for fast, repeated lookups."""
+
+from __future__ import annotations
+
+import difflib
+from collections import defaultdict
+from dataclasses import dataclass
+
+from bmmsync.domain import Assessment, Capability, Decision, Model, Motivator, Status
+from bmmsync.trace.rules import normalise_key
+
+
+@dataclass(frozen=True, slots=True)
+class KeyConflict:
+    """Two capabilities answer to the same normalised key; `winner` is the one lookups return."""
+
+    key: str
+    winner: str
+    losers: tuple[str, ...]
+
+
+class MapIndex:
+    """Dicts by id, capability lookup by id/alias/name, and the forward and reverse links.
+
+    Lookup precedence: an id beats an alias beats a name, then the lowest id wins; conflicts
+    are kept in `conflicts` for the admins' map findings. Built once per judge run: O(map).
+    """
+
+    def __init__(self, model: Model) -> None:
+        self.model = model
+        self.motivators: dict[str, Motivator] = {m.id: m for m in model.motivators}
+        self.decisions: dict[str, Decision] = {d.id: d for d in model.decisions}
+        self.capabilities: dict[str, Capability] = {c.id: c for c in model.capabilities}
+
+        by_motivator: dict[str, list[Assessment]] = defaultdict(list)
+        for assessment in model.assessments:
+            by_motivator[assessment.motivator].append(assessment)
+        self.assessments: dict[str, tuple[Assessment, ...]] = {
+            mid: tuple(sorted(items, key=lambda a: a.date)) for mid, items in by_motivator.items()
+        }
+
+        decisions_for: dict[str, list[str]] = defaultdict(list)
+        for decision in sorted(model.decisions, key=lambda d: d.id):
+            for mid in decision.motivators:
+                decisions_for[mid].append(decision.id)
+        self.decisions_for_motivator: dict[str, tuple[str, ...]] = {
+            k: tuple(v) for k, v in decisions_for.items()
+        }
+        capabilities_for: dict[str, list[str]] = defaultdict(list)
+        children: dict[str, list[str]] = defaultdict(list)
+        for capability in sorted(model.capabilities, key=lambda c: c.id):
+            for did in capability.decisions:
+                capabilities_for[did].append(capability.id)
+            if capability.parent:
+                children[capability.parent].append(capability.id)
+        self.capabilities_for_decision: dict[str, tuple[str, ...]] = {
+            k: tuple(v) for k, v in capabilities_for.items()
+        }
+        self.child_capabilities: dict[str, tuple[str, ...]] = {
+            k: tuple(v) for k, v in children.items()
+        }
+
+        self._lookup: dict[str, str] = {}
+        self._display: dict[str, str] = {}
+        self.conflicts: tuple[KeyConflict, ...] = self._build_lookup(model.capabilities)
+        self._close_cache: dict[str, tuple[str, ...]] = {}
+
+    def _build_lookup(self, capabilities: tuple[Capability, ...]) -> tuple[KeyConflict, ...]:
+        claims: dict[str, list[tuple[int, str, str]]] = defaultdict(list)
+        for capability in capabilities:
+            claims[normalise_key(capability.id)].append((0, capability.id, capability.id))
+            for alias in capability.aliases:
+                claims[normalise_key(alias)].append((1, capability.id, alias))
+            claims[normalise_key(capability.name)].append((2, capability.id, capability.name))
+        conflicts: list[KeyConflict] = []
+        for key, found in claims.items():
+            if not key:
+                continue
+            found.sort()
+            rank, winner, text = found[0]
+            self._lookup[key] = winner
+            if rank < 2:
+                self._display[key] = text
+            losers = tuple(sorted({cid for _, cid, _ in found if cid != winner}))
+            if losers:
+                conflicts.append(KeyConflict(key, winner, losers))
+        return tuple(sorted(conflicts, key=lambda c: c.key))
+
+    def find_capability(self, text: str) -> str | None:
+        """The id of the capability that `text` names (id, alias or name), or None."""
+        return self._lookup.get(normalise_key(text))
+
+    def did_you_mean(self, text: str, n: int = 3) -> tuple[str, ...]:
+        """Closest capability ids and aliases to `text` (difflib), best first; memoised."""
+        key = normalise_key(text)
+        cached = self._close_cache.get(key)
+        if cached is None:
+            matches = difflib.get_close_matches(key, list(self._display), n=n, cutoff=0.6)
+            cached = tuple(self._display[m] for m in matches)
+            self._close_cache[key] = cached
+        return cached
+
+    def active_capability_ids(self) -> list[str]:
+        return sorted(c.id for c in self.capabilities.values() if c.status is Status.ACTIVE)
+
+    def active_motivator_ids(self) -> list[str]:
+        return sorted(m.id for m in self.motivators.values() if m.status is Status.ACTIVE)
+
+    def successors(self, capability_id: str) -> tuple[str, ...]:
+        """Active capabilities to suggest instead of a retired one.
+
+        Those that carry its id as an alias (a successor), its parent, and its children.
+        """
+        found: list[str] = []
+        key = normalise_key(capability_id)
+        for capability in sorted(self.capabilities.values(), key=lambda c: c.id):
+            if capability.id == capability_id or capability.status is not Status.ACTIVE:
+                continue
+            if any(normalise_key(alias) == key for alias in capability.aliases):
+                found.append(capability.id)
+        own = self.capabilities.get(capability_id)
+        if own is not None and own.parent:
+            parent = self.capabilities.get(own.parent)
+            if parent is not None and parent.status is Status.ACTIVE:
+                found.append(parent.id)
+        for child in self.child_capabilities.get(capability_id, ()):
+            if self.capabilities[child].status is Status.ACTIVE:
+                found.append(child)
+        return tuple(dict.fromkeys(found))

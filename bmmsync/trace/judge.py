@@ -1,0 +1,420 @@
+"""`judge()`: the one place that decides whether a ticket is traced, and if not, why.
+
+For each ticket: scope first (pull requests, closed, ignored types, exempt labels, exempt
+ancestors), then capability resolution (resolve.py), then the capability's chain
+(capability -> active decisions -> motivators). Chains are judged once per capability and
+suggestions once per project, so a million tickets cost a few seconds. Never raises on odd
+ticket data: every oddity ends in a finding.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from bmmsync.domain import Finding, Severity, Status, Ticket, TraceLink
+from bmmsync.trace.index import MapIndex
+from bmmsync.trace.reasons import SEVERITY_RANK, Reason
+from bmmsync.trace.resolve import CapabilityRef, Resolution, ResolutionKind, Resolver
+from bmmsync.trace.rules import MappingRules, normalise_text
+
+SCOPE_PULL_REQUEST = "pull-request"
+SCOPE_CLOSED = "closed"
+SCOPE_IGNORED_TYPE = "ignored-type"
+SCOPE_EXEMPT = "exempt"
+
+_REASON_ORDER = {reason.value: i for i, reason in enumerate(Reason)}
+
+
+@dataclass(frozen=True, slots=True)
+class Chain:
+    """What a capability link actually reaches: its active decisions and their motivators."""
+
+    capability: str
+    decisions: tuple[str, ...] = ()
+    motivators: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The judgement of one ticket. Out-of-scope tickets carry `scope_reason` and no findings.
+
+    `findings` are ordered most severe first, so `primary` is the one a comment leads with.
+    """
+
+    key: str
+    source: str
+    project: str
+    in_scope: bool
+    scope_reason: str | None
+    links: tuple[TraceLink, ...]
+    chain: tuple[Chain, ...]
+    findings: tuple[Finding, ...]
+    story_points: float | None = None
+
+    @property
+    def traced(self) -> bool:
+        """In scope and no error-level finding (warnings do not break the trace)."""
+        return self.in_scope and not any(f.severity is Severity.ERROR for f in self.findings)
+
+    @property
+    def primary(self) -> Finding | None:
+        return self.findings[0] if self.findings else None
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        return tuple(f.reason for f in self.findings)
+
+
+@dataclass(frozen=True, slots=True)
+class _Problem:
+    """A finding without its ticket: shared by every ticket that has the same problem."""
+
+    reason: str
+    severity: Severity
+    detail: str
+    suggestion: str
+
+    def sort_key(self) -> tuple[int, int, str]:
+        return (SEVERITY_RANK[self.severity], _REASON_ORDER.get(self.reason, 99), self.detail)
+
+    def for_ticket(self, key: str, source: str) -> Finding:
+        return Finding(key, self.reason, self.severity, self.detail, self.suggestion, source)
+
+
+def _ticks(items: Iterable[str]) -> str:
+    return ", ".join(f"`{item}`" for item in items)
+
+
+def scope_reason(ticket: Ticket, rules: MappingRules, exempt: bool) -> str | None:
+    """Why `ticket` is out of scope, or None. `exempt` is the ticket's own exempt label."""
+    if ticket.is_pull_request:
+        return SCOPE_PULL_REQUEST
+    if rules.ignore_closed and (ticket.closed or ticket.state.casefold() == "closed"):
+        return SCOPE_CLOSED
+    if ticket.type and normalise_text(ticket.type) in rules.ignored_type_set:
+        return SCOPE_IGNORED_TYPE
+    if exempt:
+        return SCOPE_EXEMPT
+    return None
+
+
+class Judge:
+    """Judges tickets against one map and one rule set; memoises per capability and project."""
+
+    def __init__(self, index: MapIndex, rules: MappingRules, today: date) -> None:
+        self.index = index
+        self.rules = rules
+        self.today = today
+        self._chains: dict[str, tuple[Chain, tuple[_Problem, ...]]] = {}
+        self._link_sets: dict[tuple[str, ...], tuple[tuple[Chain, ...], tuple[_Problem, ...]]] = {}
+        self._unknown: dict[tuple[str, str, str, str], _Problem] = {}
+        self._no_capability: dict[tuple[str, str, bool], _Problem] = {}
+        self._usage: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+
+    # -- labels -------------------------------------------------------------------------
+    def label(self, capability_id: str) -> str:
+        return self.rules.render_label(capability_id)
+
+    def labels(self, capability_ids: Iterable[str]) -> str:
+        return ", ".join(f"`{self.label(c)}`" for c in capability_ids)
+
+    # -- chain --------------------------------------------------------------------------
+    def chain_of(self, capability_id: str) -> tuple[Chain, tuple[_Problem, ...]]:
+        """The chain reached from one capability and what is wrong with it; memoised."""
+        cached = self._chains.get(capability_id)
+        if cached is None:
+            cached = self._judge_capability(capability_id)
+            self._chains[capability_id] = cached
+        return cached
+
+    def _judge_capability(self, cid: str) -> tuple[Chain, tuple[_Problem, ...]]:
+        index = self.index
+        capability = index.capabilities[cid]
+        if capability.status is Status.RETIRED:
+            alternatives = index.successors(cid)
+            if alternatives:
+                suggestion = (
+                    f"Relabel with {self.labels(alternatives)} instead of `{self.label(cid)}`."
+                )
+            else:
+                suggestion = (
+                    f"Ask the map admins which capability replaced `{cid}` and relabel; "
+                    "if none did, the item may no longer be needed."
+                )
+            detail = f"Capability `{cid}` ({capability.name}) is retired."
+            return Chain(cid), (
+                _Problem(Reason.RETIRED_CAPABILITY, Severity.ERROR, detail, suggestion),
+            )
+
+        active = tuple(
+            did
+            for did in dict.fromkeys(capability.decisions)
+            if did in index.decisions and index.decisions[did].status is Status.ACTIVE
+        )
+        if not active:
+            listed = f" (listed but retired or undefined: {_ticks(capability.decisions)})"
+            detail = (
+                f"Capability `{cid}` ({capability.name}) is linked to no active decision"
+                + (listed if capability.decisions else "")
+                + "."
+            )
+            suggestion = (
+                f"Ask the map admins to link `{cid}` to the decision it serves, "
+                "or relabel the ticket with a capability that has one."
+            )
+            problem = _Problem(
+                Reason.CAPABILITY_WITHOUT_DECISION, Severity.ERROR, detail, suggestion
+            )
+            return Chain(cid), (problem,)
+
+        reached: dict[str, None] = {}
+        for did in active:
+            for mid in index.decisions[did].motivators:
+                if mid in index.motivators:
+                    reached[mid] = None
+        chain = Chain(cid, active, tuple(reached))
+        if not reached:
+            detail = f"Decision {_ticks(active)} behind `{cid}` is linked to no motivator."
+            suggestion = (
+                f"Ask the map admins to link {_ticks(active)} to the motivator it answers "
+                "(or retire the decision)."
+            )
+            return chain, (
+                _Problem(Reason.DECISION_WITHOUT_MOTIVATOR, Severity.ERROR, detail, suggestion),
+            )
+        live = [mid for mid in reached if index.motivators[mid].status is Status.ACTIVE]
+        if not live:
+            detail = f"Every motivator behind `{cid}` is retired: {_ticks(reached)}."
+            suggestion = (
+                f"Ask the map admins whether {_ticks(active)} still stands; "
+                "if not, the item may no longer be needed."
+            )
+            return chain, (_Problem(Reason.RETIRED_MOTIVATOR, Severity.ERROR, detail, suggestion),)
+        overdue = [
+            index.motivators[mid]
+            for mid in live
+            if index.motivators[mid].review_by is not None
+            and index.motivators[mid].review_by < self.today  # type: ignore[operator]
+        ]
+        if overdue and len(overdue) == len(live):
+            detail = "Motivator review overdue: " + ", ".join(
+                f"`{m.id}` (due {m.review_by})" for m in overdue
+            )
+            owners = sorted({m.owner for m in overdue if m.owner})
+            who = f" ({', '.join(owners)})" if owners else ""
+            suggestion = f"Ask the motivator owner{who} to review {_ticks(m.id for m in overdue)}."
+            severity = self.rules.review_overdue_severity
+            return chain, (_Problem(Reason.MOTIVATOR_REVIEW_OVERDUE, severity, detail, suggestion),)
+        return chain, ()
+
+    def chains_of(
+        self, capabilities: tuple[str, ...]
+    ) -> tuple[tuple[Chain, ...], tuple[_Problem, ...]]:
+        cached = self._link_sets.get(capabilities)
+        if cached is not None:
+            return cached
+        chains: list[Chain] = []
+        problems: list[_Problem] = []
+        for cid in capabilities:
+            chain, found = self.chain_of(cid)
+            chains.append(chain)
+            problems.extend(found)
+        if len(capabilities) > 1 and not self.rules.allow_multiple:
+            detail = f"The ticket names {len(capabilities)} capabilities: {_ticks(capabilities)}."
+            suggestion = (
+                f"Keep one of {self.labels(capabilities)} and remove the others "
+                "(or ask an admin to allow several capabilities per ticket)."
+            )
+            problems.append(
+                _Problem(Reason.AMBIGUOUS_CAPABILITY, Severity.ERROR, detail, suggestion)
+            )
+        result = (tuple(chains), tuple(problems))
+        self._link_sets[capabilities] = result
+        return result
+
+    # -- resolution problems --------------------------------------------------------------
+    def unknown_problem(self, ref: CapabilityRef, holder: str, own_key: str) -> _Problem:
+        memo_key = (ref.via.value, ref.origin, ref.raw, "" if holder == own_key else holder)
+        cached = self._unknown.get(memo_key)
+        if cached is not None:
+            return cached
+        where = "" if holder == own_key else f" (on ancestor {holder})"
+        if ref.via.value == "label":
+            detail = f"Label `{ref.origin}` names no capability in the map{where}."
+        elif any(ch in ref.raw for ch in "{}[]()") or ref.raw.isdigit():
+            detail = (
+                f"Field `{ref.origin}` holds {ref.raw}, which names no capability "
+                f"(expected text, an option, or a list of options){where}."
+            )
+        else:
+            detail = f"Field `{ref.origin}` holds `{ref.raw}`, which names no capability{where}."
+        close = [
+            self.index.find_capability(text) or text for text in self.index.did_you_mean(ref.raw)
+        ]
+        close = list(dict.fromkeys(close))
+        if close:
+            suggestion = "Did you mean " + " or ".join(f"`{self.label(c)}`" for c in close) + "?"
+        else:
+            some = self.index.active_capability_ids()[:5]
+            suggestion = (
+                f"Use a capability from the map (e.g. {self.labels(some)}), "
+                f"or ask the map admins to add `{ref.raw}`."
+            )
+        if holder != own_key:
+            suggestion += f" Fix it on {holder}, or label this ticket itself."
+        problem = _Problem(Reason.UNKNOWN_CAPABILITY, Severity.ERROR, detail, suggestion)
+        self._unknown[memo_key] = problem
+        return problem
+
+    def no_capability_problem(self, ticket: Ticket, walked_to: str) -> _Problem:
+        has_parent = walked_to != ticket.key
+        memo_key = (ticket.source, ticket.project, has_parent)
+        cached = self._no_capability.get(memo_key)
+        if cached is not None:
+            return cached
+        usage = self._usage.get((ticket.source, ticket.project))
+        if usage:
+            examples = [c for c, _ in sorted(usage.items(), key=lambda kv: (-kv[1], kv[0]))[:3]]
+        else:
+            examples = self.index.active_capability_ids()[:3]
+        rules = self.rules
+        parts = []
+        if examples:
+            parts.append(f"Add a label such as `{self.label(examples[0])}`")
+            if len(examples) > 1:
+                where = f"used in {ticket.project}" if usage and ticket.project else "in the map"
+                parts[-1] += f" (others {where}: {self.labels(examples[1:])})"
+        else:
+            parts.append("Add a capability label")
+        if rules.capability_field:
+            parts[-1] += f" or set the `{rules.capability_field}` field"
+        if rules.inherit_from_parent and not has_parent:
+            parts.append("or put it under an epic/parent that has one")
+        if rules.exempt_labels:
+            parts.append(f"or add `{rules.exempt_labels[0]}` if the item needs no strategic trace")
+        suggestion = "; ".join(parts) + "."
+        detail = (
+            "Neither this ticket nor its ancestors name a capability."
+            if has_parent
+            else "The ticket names no capability."
+        )
+        problem = _Problem(Reason.NO_CAPABILITY, Severity.ERROR, detail, suggestion)
+        self._no_capability[memo_key] = problem
+        return problem
+
+    def resolution_problems(self, ticket: Ticket, resolution: Resolution) -> list[_Problem]:
+        kind = resolution.kind
+        if kind is ResolutionKind.NONE:
+            return [self.no_capability_problem(ticket, resolution.source_key)]
+        if kind is ResolutionKind.PARENT_MISSING:
+            missing = resolution.source_key
+            detail = f"Parent `{missing}` was never synced, so no capability can be inherited."
+            suggestion = (
+                f"Label this ticket itself (e.g. `{self.label('<capability>')}`), "
+                f"or make sure bmmsync syncs the project of `{missing}`."
+            )
+            return [_Problem(Reason.PARENT_MISSING, Severity.ERROR, detail, suggestion)]
+        if kind is ResolutionKind.PARENT_CYCLE:
+            loop = " -> ".join(resolution.cycle)
+            detail = f"Parent links form a loop: {loop}."
+            suggestion = (
+                f"Break the loop in the tracker, or label one of {_ticks(resolution.cycle[:-1])} "
+                "with a capability."
+            )
+            return [_Problem(Reason.PARENT_CYCLE, Severity.ERROR, detail, suggestion)]
+        return [
+            self.unknown_problem(ref, resolution.source_key, ticket.key)
+            for ref in resolution.unknown
+        ]
+
+    # -- the run --------------------------------------------------------------------------
+    def judge(self, tickets: Sequence[Ticket]) -> list[Verdict]:
+        by_source: dict[str, dict[str, Ticket]] = defaultdict(dict)
+        for ticket in tickets:
+            by_source[ticket.source].setdefault(ticket.key, ticket)
+        resolvers = {
+            source: Resolver(self.index, self.rules, keyed) for source, keyed in by_source.items()
+        }
+        rules = self.rules
+        staged: list[tuple[Ticket, str | None, Resolution | None]] = []
+        usage = self._usage
+        for ticket in tickets:
+            resolver = resolvers[ticket.source]
+            refs = resolver.own_refs(ticket)
+            reason = scope_reason(ticket, rules, refs.exempt)
+            if reason is None:
+                resolution = resolver.resolve(ticket)
+                if resolution.kind is ResolutionKind.EXEMPT_ANCESTOR:
+                    staged.append((ticket, SCOPE_EXEMPT, resolution))
+                    continue
+                if resolution.links:
+                    usage[(ticket.source, ticket.project)].update(resolution.capabilities)
+                staged.append((ticket, None, resolution))
+            else:
+                staged.append((ticket, reason, None))
+
+        verdicts: list[Verdict] = []
+        append = verdicts.append
+        for ticket, reason, resolved in staged:
+            if reason is not None or resolved is None:
+                links = resolved.links if resolved is not None else ()
+                append(
+                    Verdict(
+                        ticket.key,
+                        ticket.source,
+                        ticket.project,
+                        False,
+                        reason,
+                        links,
+                        (),
+                        (),
+                        ticket.story_points,
+                    )
+                )
+                continue
+            problems = (
+                self.resolution_problems(ticket, resolved)
+                if resolved.kind is not ResolutionKind.OWN or resolved.unknown
+                else []
+            )
+            chains: tuple[Chain, ...] = ()
+            if resolved.links:
+                chains, chain_problems = self.chains_of(resolved.capabilities)
+                if chain_problems:
+                    problems = [*problems, *chain_problems]
+            findings: tuple[Finding, ...] = ()
+            if problems:
+                if len(problems) > 1:
+                    problems = sorted(set(problems), key=_Problem.sort_key)
+                findings = tuple(p.for_ticket(ticket.key, ticket.source) for p in problems)
+            append(
+                Verdict(
+                    ticket.key,
+                    ticket.source,
+                    ticket.project,
+                    True,
+                    None,
+                    resolved.links,
+                    chains,
+                    findings,
+                    ticket.story_points,
+                )
+            )
+        return verdicts
+
+
+def judge(
+    tickets: Iterable[Ticket], model_index: MapIndex, rules: MappingRules, today: date
+) -> list[Verdict]:
+    """Judge every ticket; one Verdict per ticket, in input order.
+
+    Each verdict depends only on the ticket, its ancestors, the map and the rules, never on
+    the input order (suggestions use per-project usage counts, which are order-free).
+    Parents are looked up among `tickets` of the same source; a ticket whose parent is not
+    among them gets `parent-missing` if it needs to inherit. Duplicate (source, key) pairs:
+    the first is used as the parent of others.
+    """
+    return Judge(model_index, rules, today).judge(list(tickets))
