@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
@@ -28,6 +28,7 @@ from bmmsync.domain import (
 from bmmsync.store.models import (
     ActionRow,
     AssessmentRow,
+    Base,
     CapabilityRow,
     DecisionRow,
     MotivatorRow,
@@ -82,7 +83,7 @@ def _capability_row(c: Capability) -> dict[str, Any]:
 
 def _sync_table(
     session: Session,
-    table: Table,
+    model: type[Base],
     key: str,
     wanted: dict[str, dict[str, Any]],
     now: datetime,
@@ -90,10 +91,9 @@ def _sync_table(
     kind: str,
 ) -> None:
     """Upsert `wanted` rows by `key`, stamp `changed_at` on real changes, retire the rest."""
-    columns = [c for c in table.columns.keys() if c != "changed_at"]
-    existing = {
-        row[key]: row for row in session.execute(select(*table.columns)).mappings().all()
-    }
+    table = cast(Table, model.__table__)
+    columns = [c.name for c in table.columns if c.name != "changed_at"]
+    existing = {row[key]: row for row in session.execute(select(*table.columns)).mappings().all()}
     rows: list[dict[str, Any]] = []
     for ident, row in wanted.items():
         old = existing.get(ident)
@@ -109,48 +109,52 @@ def _sync_table(
             report.retired.setdefault(kind, []).append(ident)
             retired = dict(old) | {"status": Status.RETIRED.value}
             rows.append(retired | ({"changed_at": now} if "changed_at" in table.columns else {}))
-    bulk_upsert(session, table, rows)
+    bulk_upsert(session, model, rows)
 
 
 def sync_model(session: Session, model: Model, now: datetime) -> ModelSyncReport:
     """Make the store's map equal `model` (retiring what it no longer names). Idempotent."""
     report = ModelSyncReport()
-    tables: list[tuple[Table, str, str, dict[str, dict[str, Any]]]] = [
+    tables: list[tuple[type[Base], str, str, dict[str, dict[str, Any]]]] = [
         (
-            MotivatorRow.__table__,
+            MotivatorRow,
             "id",
             "motivators",
             {m.id: _motivator_row(m) for m in model.motivators},
         ),
         (
-            DecisionRow.__table__,
+            DecisionRow,
             "id",
             "decisions",
             {d.id: _decision_row(d) for d in model.decisions},
         ),
         (
-            CapabilityRow.__table__,
+            CapabilityRow,
             "id",
             "capabilities",
             {c.id: _capability_row(c) for c in model.capabilities},
         ),
         (
-            ResourceRow.__table__,
+            ResourceRow,
             "name",
             "resources",
             {
-                r.name: {"name": r.name, "kind": r.kind, "actions": list(r.actions),
-                         "status": Status.ACTIVE.value}
+                r.name: {
+                    "name": r.name,
+                    "kind": r.kind,
+                    "actions": list(r.actions),
+                    "status": Status.ACTIVE.value,
+                }
                 for r in model.resources
             },
         ),
     ]
-    for table, key, kind, wanted in tables:
-        _sync_table(session, table, key, wanted, now, report, kind)
+    for model_cls, key, kind, wanted in tables:
+        _sync_table(session, model_cls, key, wanted, now, report, kind)
     _sync_actions(session, model, report)
     bulk_upsert(
         session,
-        AssessmentRow.__table__,
+        AssessmentRow,
         [
             {"motivator": a.motivator, "date": a.date, "statement": a.statement, "value": a.value}
             for a in model.assessments
@@ -161,9 +165,7 @@ def sync_model(session: Session, model: Model, now: datetime) -> ModelSyncReport
 
 def _sync_actions(session: Session, model: Model, report: ModelSyncReport) -> None:
     """Actions are keyed by (capability, description): a reworded action is a new one."""
-    existing = {
-        (r.capability, r.description): r.status for r in session.scalars(select(ActionRow))
-    }
+    existing = {(r.capability, r.description): r.status for r in session.scalars(select(ActionRow))}
     wanted = {(a.capability, a.description) for a in model.actions}
     rows = []
     for ident in wanted:
@@ -176,7 +178,7 @@ def _sync_actions(session: Session, model: Model, report: ModelSyncReport) -> No
         if ident not in wanted and status != Status.RETIRED.value:
             report.retired.setdefault("actions", []).append(f"{ident[0]}: {ident[1]}")
             rows.append({"capability": ident[0], "description": ident[1], "status": "retired"})
-    bulk_upsert(session, ActionRow.__table__, rows)
+    bulk_upsert(session, ActionRow, rows)
 
 
 def _date(value: str | None) -> date | None:

@@ -36,7 +36,6 @@ NAMING_CONVENTION = {
 }
 
 
-
 class Stamp(TypeDecorator[datetime]):
     """A UTC instant. SQLite keeps no offset, so values are normalised to UTC on the way in
     and made aware again on the way out; both dialects then behave the same."""

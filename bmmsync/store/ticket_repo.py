@@ -51,8 +51,21 @@ def ticket_row(ticket: Ticket, synced_at: datetime) -> dict[str, Any]:
     }
 
 
-_COMPARED = ("title", "type", "state", "closed", "labels", "fields", "parent_key", "assignee",
-             "project", "story_points", "updated", "url", "gone_at")
+_COMPARED = (
+    "title",
+    "type",
+    "state",
+    "closed",
+    "labels",
+    "fields",
+    "parent_key",
+    "assignee",
+    "project",
+    "story_points",
+    "updated",
+    "url",
+    "gone_at",
+)
 
 
 def upsert_tickets(session: Session, tickets: Sequence[Ticket], now: datetime) -> UpsertCounts:
@@ -77,7 +90,7 @@ def upsert_tickets(session: Session, tickets: Sequence[Ticket], now: datetime) -
                 counts.changed += 1
             else:
                 counts.unchanged += 1
-        bulk_upsert(session, TicketRow.__table__, batch.values())
+        bulk_upsert(session, TicketRow, batch.values())
     return counts
 
 
@@ -156,13 +169,18 @@ def get_cursor(session: Session, source: str, stream: str) -> Cursor:
     return Cursor(row.value, row.etag) if row else Cursor(None, None)
 
 
-def save_cursor(
-    session: Session, source: str, stream: str, cursor: Cursor, now: datetime
-) -> None:
+def save_cursor(session: Session, source: str, stream: str, cursor: Cursor, now: datetime) -> None:
     """Saved in the caller's transaction, beside the page it covers: a crash never skips data."""
     bulk_upsert(
         session,
-        SyncCursorRow.__table__,
-        [{"source": source, "stream": stream, "value": cursor.value, "etag": cursor.etag,
-          "updated_at": now}],
+        SyncCursorRow,
+        [
+            {
+                "source": source,
+                "stream": stream,
+                "value": cursor.value,
+                "etag": cursor.etag,
+                "updated_at": now,
+            }
+        ],
     )

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from itertools import islice
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+
+from bmmsync.store.models import Base
 
 # SQLite allows 32,766 bound parameters per statement; PostgreSQL 65,535. Rows of ~20 columns
 # in batches of 1,000 stay well under both and keep memory flat.
@@ -23,13 +25,14 @@ def _batches(rows: Iterable[Mapping[str, Any]], size: int) -> Iterable[list[Mapp
 
 def bulk_upsert(
     session: Session,
-    table: Table,
+    model: type[Base],
     rows: Iterable[Mapping[str, Any]],
     *,
     update: Sequence[str] | None = None,
 ) -> int:
     """Insert `rows`, updating the `update` columns (default: every non-key column) of rows
     whose primary key exists. Idempotent. Returns the number of rows sent."""
+    table = cast(Table, model.__table__)
     keys = [col.name for col in table.primary_key.columns]
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":

@@ -62,5 +62,5 @@ def test_unreachable_database_is_a_clear_error() -> None:
 
 
 def test_wrong_url_is_a_clear_error() -> None:
-    with pytest.raises(StoreError, match="store.url"):
+    with pytest.raises(StoreError, match=r"store\.url"):
         Store.open("notadatabase://x")

@@ -33,8 +33,9 @@ MODEL = Model(
     ),
     decisions=(Decision(id="onboarding", name="Improve onboarding", motivators=("retention",)),),
     capabilities=(
-        Capability(id="portal", name="Self-service portal", aliases=("ssp",),
-                   decisions=("onboarding",)),
+        Capability(
+            id="portal", name="Self-service portal", aliases=("ssp",), decisions=("onboarding",)
+        ),
         Capability(id="export", name="Export user data", decisions=("onboarding",)),
     ),
 )

@@ -1,0 +1,26 @@
+# syntax=docker/dockerfile:1
+# Build: docker build -t bmmsync .
+# Run:   docker run --rm -v "$PWD/deploy:/data" -e GITHUB_TOKEN bmmsync run
+#        (/data holds bmmsync.yaml, the model file and, with SQLite, the database)
+
+FROM python:3.11-slim AS build
+WORKDIR /src
+COPY pyproject.toml constraints.txt README.md ./
+COPY bmmsync ./bmmsync
+COPY connectors ./connectors
+COPY migrations ./migrations
+RUN python -m pip wheel --no-cache-dir --wheel-dir /wheels -c constraints.txt .
+
+FROM python:3.11-slim
+RUN useradd --create-home --uid 10001 bmmsync \
+    && mkdir /data && chown bmmsync:bmmsync /data
+COPY --from=build /wheels /wheels
+RUN python -m pip install --no-cache-dir --no-index --find-links /wheels bmmsync \
+    && rm -rf /wheels
+USER bmmsync
+WORKDIR /data
+VOLUME ["/data"]
+ENV BMMSYNC_CONFIG=/data/bmmsync.yaml \
+    PYTHONUNBUFFERED=1
+ENTRYPOINT ["bmmsync"]
+CMD ["run"]

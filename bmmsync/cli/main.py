@@ -1,0 +1,91 @@
+"""The `bmmsync` command: global options, sub-commands, and errors turned into exit codes.
+
+Exit codes: 0 ok, 1 the job found problems or failed, 2 usage or config error.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from bmmsync import __version__
+from bmmsync.cli.context import AppContext
+from bmmsync.cli.db import db_app
+from bmmsync.errors import BmmsyncError, ConfigError
+from bmmsync.logs import configure_logging
+
+app = typer.Typer(
+    name="bmmsync",
+    help="Trace every backlog item up to the strategy it serves: "
+    "ticket -> capability -> decision -> motivator.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(db_app, name="db")
+
+log = logging.getLogger("bmmsync")
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        print(f"bmmsync {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    config: Path | None = typer.Option(
+        None, "--config", "-c", help="Config file (default: $BMMSYNC_CONFIG, ./bmmsync.yaml)."
+    ),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks and debug logs."),
+    log_format: str = typer.Option("text", "--log-format", help="Log lines as text or json."),
+    version: bool = typer.Option(
+        False, "--version", callback=_show_version, is_eager=True, help="Print the version."
+    ),
+) -> None:
+    ctx.obj = AppContext(config_path=config, debug=debug)
+    ctx.call_on_close(ctx.obj.close)
+    configure_logging("debug" if debug else "warning", log_format)
+
+
+def _report(err: BmmsyncError) -> None:
+    stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+    lines = err.problems if isinstance(err, ConfigError) else [str(err)]
+    for line in lines:
+        stderr.print(f"error: {line}", markup=False)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: one clear line per problem; a traceback only with --debug."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    command = typer.main.get_command(app)
+    try:
+        # Standalone mode: usage errors print and exit 2 the way click users expect.
+        command.main(args=args, prog_name="bmmsync", standalone_mode=True)
+        code = 0
+    except BmmsyncError as exc:
+        if debug:
+            traceback.print_exc()
+        _report(exc)
+        code = exc.exit_code
+    except KeyboardInterrupt:
+        code = 130
+    except Exception as exc:
+        if debug:
+            raise
+        print(
+            f"error: internal error: {type(exc).__name__}: {exc} (rerun with --debug)",
+            file=sys.stderr,
+        )
+        code = 1
+    sys.exit(code if isinstance(code, int) else 0)
