@@ -14,8 +14,10 @@ import typer
 from rich.console import Console
 
 from bmmsync import __version__
+from bmmsync.cli.config_cmd import config_app
 from bmmsync.cli.context import AppContext
 from bmmsync.cli.db import db_app
+from bmmsync.cli.model_cmd import model_app
 from bmmsync.errors import BmmsyncError, ConfigError
 from bmmsync.logs import configure_logging
 
@@ -29,7 +31,9 @@ app = typer.Typer(
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+app.add_typer(config_app, name="config")
 app.add_typer(db_app, name="db")
+app.add_typer(model_app, name="model")
 
 log = logging.getLogger("bmmsync")
 

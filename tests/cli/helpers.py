@@ -1,0 +1,30 @@
+"""Running the real console script, as a user would."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+BMMSYNC = str(Path(sys.executable).with_name("bmmsync"))
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run_cli(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200", **(env or {})}
+    full_env.pop("BMMSYNC_CONFIG", None) if env is None or "BMMSYNC_CONFIG" not in env else None
+    return subprocess.run(
+        [BMMSYNC, *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def write_config(directory: Path, db_url: str, extra: str = "", model: str | None = None) -> Path:
+    """A config with the example model next to it, on the given store."""
+    model_path = directory / "model.yaml"
+    model_path.write_text(model or (REPO / "config" / "model.example.yaml").read_text())
+    path = directory / "bmmsync.yaml"
+    path.write_text(f'store: {{url: "{db_url}"}}\nmodel_file: model.yaml\n{extra}')
+    return path
