@@ -57,9 +57,9 @@ def model_tree(model: Model) -> Tree:
     """Motivator -> decision -> capability, with what hangs loose listed at the end."""
     tree = Tree("strategy map")
     decisions_of: dict[str, list[str]] = {}
-    for d in model.decisions:
-        for m in d.motivators:
-            decisions_of.setdefault(m, []).append(d.id)
+    for decision in model.decisions:
+        for m_id in decision.motivators:
+            decisions_of.setdefault(m_id, []).append(decision.id)
     capabilities_of: dict[str, list[str]] = {}
     for c in model.capabilities:
         for d_id in c.decisions:
