@@ -40,6 +40,7 @@ from bmmsync.secrets import (
     substitute,
     url_password,
 )
+from bmmsync.trace.rules import MappingRules
 from bmmsync.yamlsrc import (
     KeyPath,
     YamlDoc,
@@ -135,7 +136,7 @@ def _http_url(value: Any) -> Any:
 HttpUrl = Annotated[
     str,
     BeforeValidator(_http_url),
-    WithJsonSchema({"type": "string", "format": "uri", "pattern": "^https?://"}),
+    WithJsonSchema({"type": "string", "description": "An http:// or https:// URL."}),
 ]
 
 
@@ -336,6 +337,19 @@ class MappingConfig(_Section):
         default="warning", description="Severity of a motivator whose review_by date has passed."
     )
 
+    def to_rules(self) -> MappingRules:
+        """The trace engine's plain-data view of this block."""
+        return MappingRules(
+            capability_labels=tuple(self.capability_labels),
+            capability_field=self.capability_field,
+            inherit_from_parent=self.inherit_from_parent,
+            exempt_labels=tuple(self.exempt_labels),
+            ignore_types=tuple(self.ignore_types),
+            ignore_closed=self.ignore_closed,
+            allow_multiple=self.allow_multiple,
+            review_overdue_severity=domain.Severity(self.review_overdue_severity),
+        )
+
     @field_validator("capability_labels")
     @classmethod
     def _one_id_placeholder(cls, patterns: list[str]) -> list[str]:
@@ -358,8 +372,8 @@ class Escalation(_Section):
 
 
 class Link(_Section):
-    title: str
-    url: HttpUrl
+    title: str = Field(description="Text of the link.")
+    url: HttpUrl = Field(description="http(s) URL.")
 
 
 class FlaggingConfig(_Section):
@@ -440,7 +454,9 @@ class SyncConfig(_Section):
 
 
 class LoggingConfig(_Section):
-    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO")
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="Lowest level logged (case-insensitive)."
+    )
     format: Literal["text", "json"] = Field(default="text", description="text (key=value) or json.")
 
     @field_validator("level", mode="before")
@@ -452,7 +468,7 @@ class LoggingConfig(_Section):
 class Config(_Section):
     """The whole configuration file."""
 
-    store: StoreConfig = StoreConfig()
+    store: StoreConfig = Field(default=StoreConfig(), description="Where bmmsync keeps its data.")
     model_file: Path | None = Field(
         default=None, description="The strategy map file, relative to the config file."
     )
@@ -460,11 +476,17 @@ class Config(_Section):
         default=None, description="The strategy map inline, same shape as the model file."
     )
     sources: list[Source] = Field(default=[], description="Trackers to poll (github, jira).")
-    mapping: MappingConfig = MappingConfig()
-    flagging: FlaggingConfig = FlaggingConfig()
-    schedule: ScheduleConfig = ScheduleConfig()
-    sync: SyncConfig = SyncConfig()
-    logging: LoggingConfig = LoggingConfig()
+    mapping: MappingConfig = Field(
+        default=MappingConfig(), description="How tickets name their capability; what is in scope."
+    )
+    flagging: FlaggingConfig = Field(
+        default=FlaggingConfig(), description="How tickets with a broken trace are flagged."
+    )
+    schedule: ScheduleConfig = Field(
+        default=ScheduleConfig(), description="When the scheduler runs each job."
+    )
+    sync: SyncConfig = Field(default=SyncConfig(), description="How trackers are read.")
+    logging: LoggingConfig = Field(default=LoggingConfig(), description="Log level and format.")
 
     _path: Path | None = PrivateAttr(None)
     _bmm_model: domain.Model | None = PrivateAttr(None)
