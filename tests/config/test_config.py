@@ -375,3 +375,66 @@ def test_top_level_must_be_a_mapping(tmp_path: Path) -> None:
 def test_unreadable_file(tmp_path: Path) -> None:
     [problem] = problems_of(load_config, tmp_path / "absent.yaml")
     assert problem.startswith(f"{tmp_path / 'absent.yaml'}: cannot read")
+
+
+def test_mapping_to_rules(tmp_path: Path) -> None:
+    from bmmsync.domain import Severity
+
+    config = load_config(
+        write(
+            tmp_path,
+            "c.yaml",
+            """\
+            model: {}
+            mapping:
+              capability_labels: "capability/{id}"
+              ignore_types: [Bug]
+              review_overdue_severity: error
+            """,
+        )
+    )
+    rules = config.mapping.to_rules()
+    assert rules.capability_labels == ("capability/{id}",)
+    assert rules.ignore_types == ("Bug",)
+    assert rules.exempt_labels == ("no-trace",)
+    assert rules.review_overdue_severity is Severity.ERROR
+    assert rules.render_label("portal") == "capability/portal"
+
+
+def test_failed_substitution_is_reported_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SANDBOX", raising=False)
+    path = write(
+        tmp_path,
+        "c.yaml",
+        """\
+        model: {}
+        sources:
+          - name: web
+            kind: github
+            base_url: ${SANDBOX}/github
+            token: $${literal}
+            orgs: [acme]
+        """,
+    )
+    assert problems_of(load_config, path) == [
+        f"{path}:5: sources[0].base_url: environment variable SANDBOX is not set"
+    ]
+    monkeypatch.setenv("SANDBOX", "http://127.0.0.1:1")
+    source = load_config(path).sources[0]
+    assert isinstance(source, GitHubSource)
+    assert source.base_url == "http://127.0.0.1:1/github"
+    assert source.token is not None and source.token.get_secret_value() == "${literal}"
+
+
+def test_yaml_1_1_booleans_stay_strings_but_boolean_keys_accept_them(tmp_path: Path) -> None:
+    config = load_config(
+        write(
+            tmp_path,
+            "c.yaml",
+            "model: {}\nmapping: {ignore_types: [No, on], ignore_closed: no}\n",
+        )
+    )
+    assert config.mapping.ignore_types == ["No", "on"]
+    assert config.mapping.ignore_closed is False
