@@ -324,10 +324,10 @@ def _walk_loc(
             if chosen is None:
                 path.append(part)
             current = chosen
-        elif _origin(current) in (list, tuple, set, frozenset):
+        elif typing.get_origin(current) in (list, tuple, set, frozenset):
             current = typing.get_args(current)[0] if typing.get_args(current) else None
             path.append(part)
-        elif _origin(current) is dict:
+        elif typing.get_origin(current) is dict:
             args = typing.get_args(current)
             current = args[1] if args else None
             path.append(part)
@@ -336,10 +336,6 @@ def _walk_loc(
             current = None
             owner = None
     return tuple(path), owner
-
-
-def _origin(tp: Any) -> Any:
-    return typing.get_origin(tp)
 
 
 def _unwrap(tp: Any) -> Any:
