@@ -18,6 +18,8 @@ from bmmsync.cli.config_cmd import config_app
 from bmmsync.cli.context import AppContext
 from bmmsync.cli.db import db_app
 from bmmsync.cli.model_cmd import model_app
+from bmmsync.cli.sync import sync_command
+from bmmsync.cli.trace_cmds import check
 from bmmsync.errors import BmmsyncError, ConfigError
 from bmmsync.logs import configure_logging
 
@@ -34,6 +36,8 @@ app = typer.Typer(
 app.add_typer(config_app, name="config")
 app.add_typer(db_app, name="db")
 app.add_typer(model_app, name="model")
+app.command("sync")(sync_command)
+app.command("check")(check)
 
 log = logging.getLogger("bmmsync")
 
@@ -68,9 +72,36 @@ def _report(err: BmmsyncError) -> None:
         stderr.print(f"error: {line}", markup=False)
 
 
+_GLOBAL_WITH_VALUE = {"--config", "-c", "--log-format"}
+_GLOBAL_FLAGS = {"--debug"}
+
+
+def hoist_global_options(args: list[str]) -> list[str]:
+    """Accept global options anywhere (`bmmsync config check --config x.yaml`) by moving them
+    before the sub-command, where click expects them."""
+    hoisted: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest.extend(args[i:])
+            break
+        name = arg.split("=", 1)[0]
+        if arg in _GLOBAL_FLAGS or (name in _GLOBAL_WITH_VALUE and "=" in arg):
+            hoisted.append(arg)
+        elif arg in _GLOBAL_WITH_VALUE and i + 1 < len(args):
+            hoisted.extend(args[i : i + 2])
+            i += 1
+        else:
+            rest.append(arg)
+        i += 1
+    return hoisted + rest
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: one clear line per problem; a traceback only with --debug."""
-    args = sys.argv[1:] if argv is None else argv
+    args = hoist_global_options(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     command = typer.main.get_command(app)
     try:

@@ -131,3 +131,10 @@ def test_unreachable_database_exit_2(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "cannot open the store" in result.stderr
     assert "hunter2" not in result.stderr
+
+
+def test_global_options_are_accepted_after_the_command(tmp_path: Path) -> None:
+    path = write_config(tmp_path, f"sqlite:///{tmp_path / 's.db'}")
+    result = run_cli("config", "check", "--config", str(path))
+    assert result.returncode == 0, result.stderr
+    assert f"config OK: {path}" in result.stdout

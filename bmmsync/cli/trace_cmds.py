@@ -1,0 +1,135 @@
+"""`bmmsync check` and `bmmsync explain`: judge the stored tickets; never write to a tracker."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from bmmsync.checking import Judgement, judge_store, record_verdicts
+from bmmsync.cli.context import app_context
+from bmmsync.cli.output import print_json
+from bmmsync.domain import Severity
+from bmmsync.trace.judge import Verdict
+
+
+class CheckFormat(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+    MARKDOWN = "markdown"
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _finding_rows(verdicts: list[Verdict]) -> list[dict[str, Any]]:
+    return [
+        {
+            "source": v.source,
+            "key": v.key,
+            "reason": f.reason,
+            "severity": f.severity.value,
+            "detail": f.detail,
+            "suggestion": f.suggestion,
+        }
+        for v in verdicts
+        for f in v.findings
+    ]
+
+
+def check_summary(judgement: Judgement) -> dict[str, Any]:
+    verdicts = judgement.verdicts
+    in_scope = [v for v in verdicts if v.in_scope]
+    traced = sum(1 for v in in_scope if v.traced)
+    by_reason = Counter(f.reason for v in in_scope for f in v.findings)
+    severity = {f.reason: f.severity.value for v in in_scope for f in v.findings}
+    return {
+        "tickets": len(verdicts),
+        "in_scope": len(in_scope),
+        "out_of_scope": len(verdicts) - len(in_scope),
+        "traced": traced,
+        "traceability": round(100 * traced / len(in_scope), 1) if in_scope else None,
+        "by_reason": [
+            {"reason": r, "severity": severity[r], "tickets": n}
+            for r, n in sorted(by_reason.items(), key=lambda item: (-item[1], item[0]))
+        ],
+    }
+
+
+def check(
+    ctx: typer.Context,
+    fmt: CheckFormat = typer.Option(CheckFormat.TABLE, "--format", help="table, json or markdown."),
+    limit: int = typer.Option(50, "--limit", help="Findings to list in a table (0: all)."),
+    today: str | None = typer.Option(
+        None, "--today", help="Judge as of this date (YYYY-MM-DD), e.g. to preview review dates."
+    ),
+) -> None:
+    """Judge every stored ticket against the map; print a summary by reason and the findings.
+
+    Exit 1 if any ticket has an error-level finding. Never writes to a tracker."""
+    app = app_context(ctx)
+    config = app.config()
+    as_of = date.fromisoformat(today) if today else datetime.now(UTC).date()
+    now = datetime.now(UTC)
+    with app.store().session() as session:
+        judgement = judge_store(session, config.mapping.to_rules(), as_of)
+        record_verdicts(session, judgement.verdicts, now, replace_all=True)
+    summary = check_summary(judgement)
+    findings = _finding_rows(judgement.verdicts)
+    failed = any(row["severity"] == Severity.ERROR.value for row in findings)
+    if fmt is CheckFormat.JSON:
+        print_json({"summary": summary, "findings": findings})
+    elif fmt is CheckFormat.MARKDOWN:
+        _print_markdown(summary, findings)
+    else:
+        _print_table(app.console, summary, findings, limit)
+    raise typer.Exit(1 if failed else 0)
+
+
+def _print_table(
+    console: Any, summary: dict[str, Any], findings: list[dict[str, Any]], limit: int
+) -> None:
+    pct = summary["traceability"]
+    console.print(
+        f"{summary['tickets']} tickets: {summary['in_scope']} in scope, "
+        f"{summary['traced']} traced ({'n/a' if pct is None else f'{pct}%'}), "
+        f"{summary['out_of_scope']} out of scope",
+        highlight=False,
+    )
+    if summary["by_reason"]:
+        by_reason = Table("reason", "severity", "tickets", title="by reason")
+        for row in summary["by_reason"]:
+            by_reason.add_row(row["reason"], row["severity"], str(row["tickets"]))
+        console.print(by_reason)
+    shown = findings if limit <= 0 else findings[:limit]
+    if shown:
+        table = Table("key", "reason", "severity", "detail", "suggestion", title="findings")
+        for row in shown:
+            table.add_row(
+                row["key"], row["reason"], row["severity"], row["detail"], row["suggestion"]
+            )
+        console.print(table)
+    if len(shown) < len(findings):
+        console.print(f"... {len(findings) - len(shown)} more (use --limit 0 or --format json)")
+
+
+def _print_markdown(summary: dict[str, Any], findings: list[dict[str, Any]]) -> None:
+    pct = summary["traceability"]
+    print(
+        f"**{summary['in_scope']}** tickets in scope, **{summary['traced']}** traced "
+        f"({'n/a' if pct is None else f'{pct}%'}).\n"
+    )
+    print("| reason | severity | tickets |\n| --- | --- | --- |")
+    for row in summary["by_reason"]:
+        print(f"| `{row['reason']}` | {row['severity']} | {row['tickets']} |")
+    print("\n| ticket | reason | detail | suggestion |\n| --- | --- | --- | --- |")
+    for row in findings:
+        print(
+            f"| {_md(row['key'])} | `{row['reason']}` | {_md(row['detail'])} | "
+            f"{_md(row['suggestion'])} |"
+        )
