@@ -1,0 +1,59 @@
+"""The request log tests and benchmarks read: every request, counts per route, 304s."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(slots=True)
+class LoggedRequest:
+    method: str
+    path: str
+    query: str
+    status: int
+    user: str | None
+    route: str | None
+    fault: str | None = None
+
+
+class RequestLog:
+    """Bounded list of requests (the newest `keep`) plus exact counters over all of them."""
+
+    def __init__(self, keep: int = 100_000) -> None:
+        self.keep = keep
+        self._entries: list[LoggedRequest] = []
+        self._counts: Counter[str] = Counter()
+        self._not_modified = 0
+        self._total = 0
+        self._lock = threading.Lock()
+
+    def add(self, entry: LoggedRequest) -> None:
+        with self._lock:
+            self._total += 1
+            self._counts[f"{entry.method} {entry.route or entry.path}"] += 1
+            if entry.status == 304:
+                self._not_modified += 1
+            self._entries.append(entry)
+            if len(self._entries) > self.keep * 2:
+                del self._entries[: -self.keep]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._counts.clear()
+            self._not_modified = 0
+            self._total = 0
+
+    def snapshot(self, include_requests: bool = True) -> dict[str, Any]:
+        with self._lock:
+            out: dict[str, Any] = {
+                "total": self._total,
+                "counts": dict(self._counts),
+                "not_modified": self._not_modified,
+            }
+            if include_requests:
+                out["requests"] = [asdict(e) for e in self._entries[-self.keep :]]
+            return out

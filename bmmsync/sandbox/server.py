@@ -1,0 +1,131 @@
+"""Run the sandbox with uvicorn: in a background thread (tests) or in the foreground (CLI).
+
+`SandboxServer` binds port 0 itself so the OS picks a free port before uvicorn starts,
+which avoids the race of "find a free port, then bind it".
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from pathlib import Path
+from types import TracebackType
+
+import uvicorn
+
+from bmmsync.sandbox.app import Sandbox, create_app
+from bmmsync.sandbox.seeding import seed_state
+from bmmsync.sandbox.state import SandboxState
+
+
+class SandboxServer:
+    """Context manager: a live sandbox on `url` (`github_url`, `jira_url`), `state` inside.
+
+    `seed` is "demo", a ticket count, or None for an empty sandbox. With `state_file`, data
+    is loaded from it when present and saved to it (every second when changed, and on stop).
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        seed: str | int | None = "demo",
+        jira_deployment: str = "cloud",
+        state_file: Path | None = None,
+    ) -> None:
+        self.sandbox = Sandbox()
+        self.state: SandboxState = self.sandbox.state
+        self.state_file = state_file
+        if state_file is not None and state_file.exists():
+            self.state.load(state_file)
+        elif seed is not None:
+            seed_state(self.state, seed, jira_deployment)
+        else:
+            self.state.reset(jira_deployment)
+        self.app = create_app(self.sandbox)
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._socket.bind((host, port))
+        self.host, self.port = self._socket.getsockname()[:2]
+        config = uvicorn.Config(
+            self.app, log_level="warning", lifespan="off", access_log=False, timeout_keep_alive=30
+        )
+        self._server = uvicorn.Server(config)
+        self._thread: threading.Thread | None = None
+        self._saver: threading.Thread | None = None
+        self._stopping = threading.Event()
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def github_url(self) -> str:
+        return self.url + "/github"
+
+    @property
+    def jira_url(self) -> str:
+        return self.url + "/jira"
+
+    def start(self) -> SandboxServer:
+        self._thread = threading.Thread(
+            target=self._server.run,
+            kwargs={"sockets": [self._socket]},
+            name="sandbox-server",
+            daemon=True,
+        )
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("sandbox server did not start")
+            time.sleep(0.01)
+        if self.state_file is not None:
+            self._saver = threading.Thread(
+                target=self._save_loop, name="sandbox-saver", daemon=True
+            )
+            self._saver.start()
+        return self
+
+    def serve_forever(self) -> None:
+        """Run in the calling thread until SIGINT/SIGTERM (uvicorn installs the handlers)."""
+        if self.state_file is not None:
+            self._saver = threading.Thread(
+                target=self._save_loop, name="sandbox-saver", daemon=True
+            )
+            self._saver.start()
+        try:
+            self._server.run(sockets=[self._socket])
+        finally:
+            self._finish()
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self._finish()
+
+    def _finish(self) -> None:
+        self._stopping.set()
+        if self._saver is not None:
+            self._saver.join(timeout=10)
+        if self.state_file is not None:
+            self.state.save(self.state_file)
+        self._socket.close()
+
+    def _save_loop(self) -> None:
+        while not self._stopping.wait(1.0):
+            if self.state.dirty and self.state_file is not None:
+                self.state.save(self.state_file)
+
+    def __enter__(self) -> SandboxServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
