@@ -6,6 +6,7 @@ planner and the service. No per-ticket queries: everything is read in streamed b
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -98,6 +99,26 @@ def record_verdicts(
             for link in {(link.capability): link for link in v.links}.values()
         ),
     )
+
+
+def summarise(judgement: Judgement) -> dict[str, Any]:
+    """Counts for `check` and the run summary: in scope, traced, tickets by reason."""
+    verdicts = judgement.verdicts
+    in_scope = [v for v in verdicts if v.in_scope]
+    traced = sum(1 for v in in_scope if v.traced)
+    by_reason = Counter(f.reason for v in in_scope for f in v.findings)
+    severity = {f.reason: f.severity.value for v in in_scope for f in v.findings}
+    return {
+        "tickets": len(verdicts),
+        "in_scope": len(in_scope),
+        "out_of_scope": len(verdicts) - len(in_scope),
+        "traced": traced,
+        "traceability": round(100 * traced / len(in_scope), 1) if in_scope else None,
+        "by_reason": [
+            {"reason": r, "severity": severity[r], "tickets": n}
+            for r, n in sorted(by_reason.items(), key=lambda item: (-item[1], item[0]))
+        ],
+    }
 
 
 def stored_verdicts(session: Session) -> list[VerdictRow]:

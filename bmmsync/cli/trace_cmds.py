@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
@@ -10,7 +9,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from bmmsync.checking import Judgement, judge_store, record_verdicts
+from bmmsync.checking import judge_store, record_verdicts, summarise
 from bmmsync.cli.context import app_context
 from bmmsync.cli.output import print_json
 from bmmsync.domain import Severity
@@ -42,25 +41,6 @@ def _finding_rows(verdicts: list[Verdict]) -> list[dict[str, Any]]:
     ]
 
 
-def check_summary(judgement: Judgement) -> dict[str, Any]:
-    verdicts = judgement.verdicts
-    in_scope = [v for v in verdicts if v.in_scope]
-    traced = sum(1 for v in in_scope if v.traced)
-    by_reason = Counter(f.reason for v in in_scope for f in v.findings)
-    severity = {f.reason: f.severity.value for v in in_scope for f in v.findings}
-    return {
-        "tickets": len(verdicts),
-        "in_scope": len(in_scope),
-        "out_of_scope": len(verdicts) - len(in_scope),
-        "traced": traced,
-        "traceability": round(100 * traced / len(in_scope), 1) if in_scope else None,
-        "by_reason": [
-            {"reason": r, "severity": severity[r], "tickets": n}
-            for r, n in sorted(by_reason.items(), key=lambda item: (-item[1], item[0]))
-        ],
-    }
-
-
 def check(
     ctx: typer.Context,
     fmt: CheckFormat = typer.Option(CheckFormat.TABLE, "--format", help="table, json or markdown."),
@@ -79,7 +59,7 @@ def check(
     with app.store().session() as session:
         judgement = judge_store(session, config.mapping.to_rules(), as_of)
         record_verdicts(session, judgement.verdicts, now, replace_all=True)
-    summary = check_summary(judgement)
+    summary = summarise(judgement)
     findings = _finding_rows(judgement.verdicts)
     failed = any(row["severity"] == Severity.ERROR.value for row in findings)
     if fmt is CheckFormat.JSON:
