@@ -43,6 +43,11 @@ class Clock:
         with self._lock:
             self._pinned = None
 
+    def reset(self) -> None:
+        """Back to plain real time, forgetting the past: only for a fresh (re-seeded) world."""
+        with self._lock:
+            self._offset, self._pinned, self._last = 0, None, 0
+
     def snapshot(self) -> dict[str, int | None]:
         return {"now": self.now(), "offset": self._offset, "pinned": self._pinned}
 

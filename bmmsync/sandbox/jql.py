@@ -37,6 +37,28 @@ _TOKEN = re.compile(
     r"|(?P<punct>[(),])|(?P<word>[^\s(),=!<>~\"']+))"
 )
 _PERIOD = re.compile(r"^([+-]?)((?:\d+[wdhm]\s*)+)$")
+# Real Jira fields outside the subset: say so rather than claim they do not exist.
+_REAL_FIELDS = frozenset(
+    {
+        "summary",
+        "text",
+        "description",
+        "assignee",
+        "reporter",
+        "priority",
+        "resolution",
+        "sprint",
+        "component",
+        "fixversion",
+        "comment",
+        "resolved",
+        "due",
+        "duedate",
+        "creator",
+        "watcher",
+        "epic link",
+    }
+)
 _DATE_FORMATS = ("%Y/%m/%d %H:%M", "%Y-%m-%d %H:%M", "%Y/%m/%d", "%Y-%m-%d")
 
 
@@ -342,6 +364,8 @@ def _clause(name: str, op: str, values: list[str], ctx: JqlContext) -> Predicate
         return _labels_clause(name, op, values)
     if fname in ("updated", "created", "updateddate", "createddate"):
         return _date_clause(name, op, values, ctx)
+    if fname in _REAL_FIELDS:
+        raise JqlError(f"Field '{name}' is not supported by the sandbox's JQL subset.")
     raise JqlError(f"Field '{name}' does not exist or you do not have permission to view it.")
 
 

@@ -96,6 +96,7 @@ class SandboxState:
                 raise ValueError("jira_deployment must be 'cloud' or 'server'")
             self.data = _Data(jira_deployment=deployment)
             self._children = {}
+            self.clock.reset()
             self.changed()
 
     def changed(self) -> None:
