@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import difflib
+import heapq
 from collections import defaultdict
 from dataclasses import dataclass
 
 from bmmsync.domain import Assessment, Capability, Decision, Model, Motivator, Status
 from bmmsync.trace.rules import normalise_key
+
+
+def _bigrams(text: str) -> frozenset[str]:
+    padded = f" {text} "
+    return frozenset(padded[i : i + 2] for i in range(len(padded) - 1))
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +70,7 @@ class MapIndex:
         self._display: dict[str, str] = {}
         self.conflicts: tuple[KeyConflict, ...] = self._build_lookup(model.capabilities)
         self._close_cache: dict[str, tuple[str, ...]] = {}
+        self._bigrams: dict[str, frozenset[str]] | None = None
 
     def _build_lookup(self, capabilities: tuple[Capability, ...]) -> tuple[KeyConflict, ...]:
         claims: dict[str, list[tuple[int, str, str]]] = defaultdict(list)
@@ -95,10 +102,21 @@ class MapIndex:
         key = normalise_key(text)
         cached = self._close_cache.get(key)
         if cached is None:
-            matches = difflib.get_close_matches(key, list(self._display), n=n, cutoff=0.6)
+            matches = difflib.get_close_matches(key, self._shortlist(key), n=n, cutoff=0.6)
             cached = tuple(self._display[m] for m in matches)
             self._close_cache[key] = cached
         return cached
+
+    def _shortlist(self, key: str, size: int = 40) -> list[str]:
+        """The `size` keys sharing most character bigrams with `key`: difflib is slow on 2,000."""
+        if self._bigrams is None:
+            self._bigrams = {k: _bigrams(k) for k in self._display}
+        wanted = _bigrams(key)
+        scored = (
+            (2 * len(wanted & grams) / (len(wanted) + len(grams) or 1), k)
+            for k, grams in self._bigrams.items()
+        )
+        return [k for _, k in heapq.nlargest(size, scored)]
 
     def active_capability_ids(self) -> list[str]:
         return sorted(c.id for c in self.capabilities.values() if c.status is Status.ACTIVE)

@@ -39,6 +39,8 @@ class OwnRefs:
     known: tuple[CapabilityRef, ...] = ()
     unknown: tuple[CapabilityRef, ...] = ()
     exempt: bool = False
+    capabilities: tuple[str, ...] = ()
+    link_specs: tuple[tuple[str, LinkVia, str], ...] = ()
 
     @property
     def names_something(self) -> bool:
@@ -64,13 +66,14 @@ class _Terminal:
     cycle: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Resolution:
     """A ticket's capability links and, when there are none, why.
 
     `source_key` is the ticket that supplied the links (the ticket itself or an ancestor),
     the missing parent's key, the exempt ancestor, or the last ticket walked (NONE).
     `unknown` lists references that name no capability (with the ticket that holds them).
+    Treat as immutable; not frozen only because one is built per ticket in the hot loop.
     """
 
     kind: ResolutionKind
@@ -78,10 +81,7 @@ class Resolution:
     unknown: tuple[CapabilityRef, ...]
     source_key: str
     cycle: tuple[str, ...] = ()
-
-    @property
-    def capabilities(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(link.capability for link in self.links))
+    capabilities: tuple[str, ...] = ()
 
 
 _EMPTY = OwnRefs()
@@ -130,6 +130,8 @@ class Resolver:
         self._patterns = rules.label_patterns
         self._exempt = rules.exempt_set
         self._label_cache: dict[str, tuple[bool, tuple[tuple[str, str | None], ...]]] = {}
+        self._field = rules.capability_field or None
+        self._by_labels: dict[tuple[str, ...], OwnRefs] = {}
         self._own: dict[str, OwnRefs] = {}
         self._walk: dict[str, _Terminal] = {}
 
@@ -154,34 +156,53 @@ class Resolver:
         return result
 
     def own_refs(self, ticket: Ticket) -> OwnRefs:
-        """What `ticket` names itself: capability labels, the capability field, exemption."""
-        cached = self._own.get(ticket.key)
-        if cached is not None:
+        """What `ticket` names itself: capability labels, the capability field, exemption.
+
+        Memoised by label tuple (tickets share a handful of label combinations), and by key
+        when the capability field holds a value.
+        """
+        field_name = self._field
+        fields = ticket.fields
+        value = None
+        if field_name is not None and fields:
+            value = fields.get(field_name) if isinstance(fields, dict) else None
+        if value is None:
+            labels = ticket.labels
+            cached = self._by_labels.get(labels)
+            if cached is None:
+                cached = self._compute_own(labels, None)
+                self._by_labels[labels] = cached
             return cached
+        cached = self._own.get(ticket.key)
+        if cached is None:
+            cached = self._compute_own(ticket.labels, value)
+            self._own[ticket.key] = cached
+        return cached
+
+    def _compute_own(self, labels: tuple[str, ...], value: Any) -> OwnRefs:
         known: list[CapabilityRef] = []
         unknown: list[CapabilityRef] = []
         exempt = False
-        for label in ticket.labels:
+        for label in labels:
             is_exempt, refs = self._parse_label(label)
             exempt = exempt or is_exempt
             for raw, capability in refs:
                 ref = CapabilityRef(LinkVia.LABEL, label, raw, capability)
                 (known if capability else unknown).append(ref)
-        field_name = self.rules.capability_field
-        fields = ticket.fields if isinstance(ticket.fields, Mapping) else {}
-        if field_name and fields.get(field_name) is not None:
-            texts, bad = field_texts(fields[field_name])
+        field_name = self._field
+        if field_name is not None and value is not None:
+            texts, bad = field_texts(value)
             for text in texts:
                 capability = self._field_capability(text)
                 ref = CapabilityRef(LinkVia.FIELD, field_name, text, capability)
                 (known if capability else unknown).append(ref)
             for description in bad:
                 unknown.append(CapabilityRef(LinkVia.FIELD, field_name, description, None))
-        result = (
-            OwnRefs(tuple(known), tuple(unknown), exempt) if known or unknown or exempt else _EMPTY
-        )
-        self._own[ticket.key] = result
-        return result
+        if not (known or unknown or exempt):
+            return _EMPTY
+        capabilities = tuple(dict.fromkeys(ref.capability for ref in known if ref.capability))
+        specs = tuple((ref.capability, ref.via, ref.origin) for ref in known if ref.capability)
+        return OwnRefs(tuple(known), tuple(unknown), exempt, capabilities, specs)
 
     def _field_capability(self, text: str) -> str | None:
         """A field value may be an id, alias or name, or a whole label such as `cap:portal`."""
@@ -238,27 +259,35 @@ class Resolver:
             memo[walked] = found
         return found
 
-    def resolve(self, ticket: Ticket) -> Resolution:
-        """The ticket's capability links with provenance, or why it has none."""
-        terminal = self._terminal(ticket)
-        kind = terminal.kind
-        if kind is ResolutionKind.OWN:
-            refs = terminal.refs or _EMPTY
-            if terminal.key == ticket.key:
-                links = tuple(
-                    TraceLink(ticket.key, ref.capability, ref.via, ref.origin)
-                    for ref in refs.known
-                    if ref.capability
-                )
+    def resolve(self, ticket: Ticket, own: OwnRefs | None = None) -> Resolution:
+        """The ticket's capability links with provenance, or why it has none.
+
+        `own` may pass in `own_refs(ticket)` when the caller already has it.
+        """
+        refs = own if own is not None else self.own_refs(ticket)
+        key = ticket.key
+        if refs.known or refs.unknown:
+            specs = refs.link_specs
+            if len(specs) == 1:
+                capability, via, origin = specs[0]
+                links: tuple[TraceLink, ...] = (TraceLink(key, capability, via, origin),)
             else:
-                kind = ResolutionKind.INHERITED
-                links = tuple(
-                    TraceLink(ticket.key, ref.capability, LinkVia.INHERITED, terminal.key)
-                    for ref in refs.known
-                    if ref.capability
-                )
-            return Resolution(kind, links, refs.unknown, terminal.key)
-        return Resolution(kind, (), (), terminal.key, terminal.cycle)
+                links = tuple([TraceLink(key, c, v, o) for c, v, o in specs])
+            return Resolution(ResolutionKind.OWN, links, refs.unknown, key, (), refs.capabilities)
+        if not ticket.parent_key or not self.rules.inherit_from_parent:
+            kind = ResolutionKind.EXEMPT_ANCESTOR if refs.exempt else ResolutionKind.NONE
+            return Resolution(kind, (), (), key)
+        terminal = self._terminal(ticket)
+        if terminal.kind is ResolutionKind.OWN and terminal.refs is not None:
+            found = terminal.refs
+            origin = terminal.key
+            links = tuple(
+                [TraceLink(key, cid, LinkVia.INHERITED, origin) for cid in found.capabilities]
+            )
+            return Resolution(
+                ResolutionKind.INHERITED, links, found.unknown, origin, (), found.capabilities
+            )
+        return Resolution(terminal.kind, (), (), terminal.key, terminal.cycle)
 
     def ancestors(self, ticket: Ticket, limit: int = 10_000) -> list[str]:
         """Keys walked from `ticket` up to where resolution ended (for `explain`)."""
