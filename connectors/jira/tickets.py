@@ -74,6 +74,15 @@ def _key_of(value: Any) -> str | None:
     return str(value) if value else None
 
 
+def _raw(value: Any) -> Any:
+    """A field value as Jira gives it, minus `self` URLs (noise that changes with the host)."""
+    if isinstance(value, dict):
+        return {k: _raw(v) for k, v in value.items() if k != "self"}
+    if isinstance(value, list):
+        return [_raw(v) for v in value]
+    return value
+
+
 def _points(value: Any) -> float | None:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
@@ -95,7 +104,7 @@ def to_ticket(
     project = fields.get("project") or {}
     extra: dict[str, Any] = {}
     if ids.capability_name:
-        extra[ids.capability_name] = fields.get(ids.capability) if ids.capability else None
+        extra[ids.capability_name] = _raw(fields.get(ids.capability)) if ids.capability else None
     return Ticket(
         source=source,
         key=key,

@@ -1,0 +1,99 @@
+"""`bmmsync sync`: pull every configured source into the store, then print a summary."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from bmmsync.cli.context import Format, app_context
+from bmmsync.sync import SourceSummary, SyncReport, sync_sources
+
+
+class RichSyncProgress:
+    """One line per source: a spinner and the count of tickets stored so far."""
+
+    def __init__(self, progress: Progress) -> None:
+        self._progress = progress
+        self._tasks: dict[str, TaskID] = {}
+
+    def started(self, source: str) -> None:
+        self._tasks[source] = self._progress.add_task(source, total=None, fetched=0)
+
+    def advanced(self, source: str, fetched: int) -> None:
+        self._progress.advance(self._tasks[source], fetched)
+
+    def finished(self, summary: SourceSummary) -> None:
+        task = self._tasks[summary.name]
+        self._progress.update(task, total=summary.fetched, completed=summary.fetched)
+
+
+def _table(report: SyncReport) -> Table:
+    table = Table(title="sync")
+    for column in (
+        "source",
+        "result",
+        "fetched",
+        "new",
+        "changed",
+        "unchanged",
+        "gone",
+        "requests",
+        "304s",
+        "rate limit left",
+        "seconds",
+    ):
+        table.add_column(column, justify="left" if column in ("source", "result") else "right")
+    for s in report.sources:
+        result = ("full " if s.full else "") + ("ok" if s.ok else "FAILED")
+        left = "-" if s.rate_limit_left is None else str(s.rate_limit_left)
+        table.add_row(
+            s.name,
+            result,
+            *(str(v) for v in (s.fetched, s.new, s.changed, s.unchanged, s.gone)),
+            str(s.requests),
+            str(s.not_modified),
+            left,
+            f"{s.seconds:.1f}",
+        )
+    return table
+
+
+def sync_command(
+    ctx: typer.Context,
+    source: str | None = typer.Option(None, "--source", "-s", help="Sync only this source."),
+    full: bool = typer.Option(
+        False, "--full", help="Re-read everything and mark tickets the tracker no longer shows."
+    ),
+    format: Format = typer.Option(Format.TABLE, "--format", help="Summary as table or json."),
+) -> None:
+    """Pull tickets from every configured source into the store (incrementally)."""
+    app = app_context(ctx)
+    config = app.config()
+    store = app.store()
+    console: Console = app.console
+    if console.is_terminal and format is Format.TABLE:
+        columns = (
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TextColumn("{task.completed} tickets"),
+            TimeElapsedColumn(),
+        )
+        with Progress(*columns, console=console, transient=False) as bars:
+            report = sync_sources(
+                config, store, source=source, full=full, progress=RichSyncProgress(bars)
+            )
+    else:
+        report = sync_sources(config, store, source=source, full=full)
+    if format is Format.JSON:
+        print(json.dumps(report.as_dict(), indent=2))
+    else:
+        console.print(_table(report))
+        for failed in report.sources:
+            if failed.error:
+                console.print(f"error: {failed.error}", markup=False, highlight=False)
+    if not report.ok:
+        raise typer.Exit(1)
