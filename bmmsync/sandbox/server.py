@@ -6,7 +6,10 @@ which avoids the race of "find a free port, then bind it".
 
 from __future__ import annotations
 
+import re
 import socket
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -47,6 +50,7 @@ class SandboxServer:
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind((host, port))
+        self._socket.listen(2048)  # connections queue up even before uvicorn takes over
         self.host, self.port = self._socket.getsockname()[:2]
         config = uvicorn.Config(
             self.app, log_level="warning", lifespan="off", access_log=False, timeout_keep_alive=30
@@ -129,3 +133,46 @@ class SandboxServer:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+class SandboxProcess:
+    """The sandbox in a child process (`python -m bmmsync.sandbox`): no GIL shared with the
+    client, so benchmarks measure the client. Same URLs as `SandboxServer`; no `state`."""
+
+    def __init__(self, seed: str | int = "demo", jira_deployment: str = "cloud") -> None:
+        self.args = [
+            sys.executable,
+            "-m",
+            "bmmsync.sandbox",
+            "--port",
+            "0",
+            "--seed",
+            str(seed),
+            "--jira-deployment",
+            jira_deployment,
+        ]
+        self._proc: subprocess.Popen[str] | None = None
+        self.url = ""
+
+    @property
+    def github_url(self) -> str:
+        return self.url + "/github"
+
+    @property
+    def jira_url(self) -> str:
+        return self.url + "/jira"
+
+    def __enter__(self) -> SandboxProcess:
+        self._proc = subprocess.Popen(self.args, stdout=subprocess.PIPE, text=True)
+        assert self._proc.stdout is not None
+        for line in self._proc.stdout:
+            match = re.match(r"Control: (http://\S+)/_sandbox/", line)
+            if match:
+                self.url = match.group(1)
+                return self
+        raise RuntimeError("sandbox process exited before it printed its URL")
+
+    def __exit__(self, *exc: object) -> None:
+        if self._proc is not None:
+            self._proc.terminate()
+            self._proc.wait(timeout=30)
