@@ -93,6 +93,10 @@ class MapIndex:
                 conflicts.append(KeyConflict(key, winner, losers))
         return tuple(sorted(conflicts, key=lambda c: c.key))
 
+    def lookup_table(self) -> dict[str, str]:
+        """normalised id/alias/name -> capability id (a copy)."""
+        return dict(self._lookup)
+
     def find_capability(self, text: str) -> str | None:
         """The id of the capability that `text` names (id, alias or name), or None."""
         return self._lookup.get(normalise_key(text))

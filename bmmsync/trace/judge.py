@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import gc
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date
@@ -351,19 +351,31 @@ class Judge:
         ]
 
     # -- the run --------------------------------------------------------------------------
-    def judge(self, tickets: Sequence[Ticket]) -> list[Verdict]:
-        """One verdict per ticket, in input order."""
-        with _gc_paused():
-            return self._judge(tickets)
+    def judge(
+        self,
+        tickets: Sequence[Ticket],
+        context: Mapping[str, Mapping[str, Ticket]] | None = None,
+    ) -> list[Verdict]:
+        """One verdict per ticket, in input order.
 
-    def _judge(self, tickets: Sequence[Ticket]) -> list[Verdict]:
+        Parents are looked up in `context` (source -> key -> ticket, see `tickets_by_source`)
+        when given, else among `tickets`.
+        """
+        if context is None:
+            context = tickets_by_source(tickets)
+        with _gc_paused():
+            return self._judge(tickets, context)
+
+    def _judge(
+        self, tickets: Sequence[Ticket], context: Mapping[str, Mapping[str, Ticket]]
+    ) -> list[Verdict]:
         """The hot loop: keep it lean."""
-        by_source: dict[str, dict[str, Ticket]] = defaultdict(dict)
-        for ticket in tickets:
-            by_source[ticket.source].setdefault(ticket.key, ticket)
-        resolvers = {
-            source: Resolver(self.index, self.rules, keyed) for source, keyed in by_source.items()
+        resolvers: dict[str, Resolver] = {
+            source: Resolver(self.index, self.rules, keyed) for source, keyed in context.items()
         }
+        for ticket in tickets:
+            if ticket.source not in resolvers:
+                resolvers[ticket.source] = Resolver(self.index, self.rules, {})
         rules = self.rules
         ignore_closed = rules.ignore_closed
         ignored_types = rules.ignored_type_set
@@ -465,15 +477,29 @@ class Judge:
         return tuple([p.for_ticket(key, source) for p in problems])
 
 
+def tickets_by_source(tickets: Iterable[Ticket]) -> dict[str, dict[str, Ticket]]:
+    """source -> key -> ticket, the parent lookup. The first of duplicate keys wins."""
+    by_source: dict[str, dict[str, Ticket]] = defaultdict(dict)
+    for ticket in tickets:
+        by_source[ticket.source].setdefault(ticket.key, ticket)
+    return dict(by_source)
+
+
 def judge(
-    tickets: Iterable[Ticket], model_index: MapIndex, rules: MappingRules, today: date
+    tickets: Iterable[Ticket],
+    model_index: MapIndex,
+    rules: MappingRules,
+    today: date,
+    *,
+    context: Mapping[str, Mapping[str, Ticket]] | None = None,
 ) -> list[Verdict]:
-    """Judge every ticket; one Verdict per ticket, in input order.
+    """Judge every ticket; one Verdict per ticket, in input order. Never raises on odd data.
 
     Each verdict depends only on the ticket, its ancestors, the map and the rules, never on
-    the input order (suggestions use per-project usage counts, which are order-free).
-    Parents are looked up among `tickets` of the same source; a ticket whose parent is not
-    among them gets `parent-missing` if it needs to inherit. Duplicate (source, key) pairs:
-    the first is used as the parent of others.
+    the input order. (One nuance: a no-capability suggestion names the capabilities most
+    used in the ticket's project among the judged tickets.) Parents are looked up among
+    `tickets` of the same source, or in `context` when given (incremental re-checks pass
+    every stored ticket there and judge only the affected ones). A ticket whose parent is
+    not found gets `parent-missing` if it needs to inherit.
     """
-    return Judge(model_index, rules, today).judge(list(tickets))
+    return Judge(model_index, rules, today).judge(list(tickets), context)

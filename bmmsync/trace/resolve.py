@@ -294,7 +294,10 @@ class Resolver:
         out: list[str] = []
         seen = {ticket.key}
         current: Ticket | None = ticket
-        while current is not None and not self.own_refs(current).names_something:
+        while current is not None:
+            refs = self.own_refs(current)
+            if refs.names_something or (refs.exempt and current is not ticket):
+                break
             parent = current.parent_key
             if not self.rules.inherit_from_parent or not parent or len(out) >= limit:
                 break
