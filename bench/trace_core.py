@@ -39,7 +39,8 @@ def main() -> None:
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"generated {len(tickets):,} tickets in {built - started:.1f}s")
     print(
-        f"judged {len(verdicts):,} tickets in {elapsed:.2f}s = {len(verdicts) / elapsed:,.0f} tickets/s"
+        f"judged {len(verdicts):,} tickets in {elapsed:.2f}s"
+        f" = {len(verdicts) / elapsed:,.0f} tickets/s"
     )
     print(f"  cpu time {cpu:.2f}s = {len(verdicts) / cpu:,.0f} tickets per cpu-second")
     print(f"  load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cpus")

@@ -9,7 +9,7 @@ The public API other modules use:
   `explain()` (explain.py), `ChildrenIndex` / `tickets_for_map_change()` (incremental.py).
 """
 
-from bmmsync.trace.explain import Explanation, ExplainNode, explain
+from bmmsync.trace.explain import ExplainNode, Explanation, explain
 from bmmsync.trace.incremental import (
     ChildrenIndex,
     TicketRef,
