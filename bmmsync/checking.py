@@ -1,28 +1,36 @@
 """Judging the store: load the map and the tickets in bulk, judge in memory, record verdicts.
 
 The one path from stored data to verdicts, shared by `check`, `explain`, `report`, the bot's
-planner and the service. No per-ticket queries: everything is read in streamed batches.
+planner and the service. No per-ticket queries: tickets are read as streamed Core rows and
+verdicts written with one `executemany` (SQLite) or `COPY` (PostgreSQL) per table.
+`recheck` is the incremental path: after a sync it judges only what the sync can have changed.
 """
 
 from __future__ import annotations
 
+import gc
+import json
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, select, tuple_
+from sqlalchemy import Table, delete, select, text
 from sqlalchemy.orm import Session
 
 from bmmsync.domain import Model, Ticket
 from bmmsync.store.map_repo import load_model
 from bmmsync.store.models import TraceLinkRow, VerdictRow
 from bmmsync.store.ticket_repo import iter_tickets
-from bmmsync.store.upsert import BATCH_ROWS, bulk_upsert
+from bmmsync.store.upsert import BATCH_ROWS
 from bmmsync.trace.index import MapIndex
 from bmmsync.trace.judge import Verdict, judge
 from bmmsync.trace.rules import MappingRules
+
+TicketId = tuple[str, str]
+"""(source, key): what identifies a ticket across trackers."""
 
 
 @dataclass
@@ -35,37 +43,109 @@ class Judgement:
     verdicts: list[Verdict]
 
 
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic GC while a million acyclic tickets are built: otherwise each batch of
+    allocations triggers a full collection over everything already loaded (half the load
+    time). Nothing built here forms cycles; the previous state is restored."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def judge_store(session: Session, rules: MappingRules, today: date) -> Judgement:
     """Judge every stored ticket (tickets marked gone are left out) against the stored map."""
     model = load_model(session)
     index = MapIndex(model)
-    tickets = list(iter_tickets(session))
+    with _gc_paused():
+        tickets = list(iter_tickets(session))
     return Judgement(model, index, tickets, judge(tickets, index, rules, today))
 
 
-def _verdict_row(v: Verdict, now: datetime) -> dict[str, Any]:
-    primary = v.primary
-    return {
-        "source": v.source,
-        "key": v.key,
-        "in_scope": v.in_scope,
-        "scope_reason": v.scope_reason,
-        "traced": v.traced,
-        "reason": primary.reason if primary else None,
-        "severity": primary.severity.value if primary else None,
-        "detail": primary.detail if primary else "",
-        "suggestion": primary.suggestion if primary else "",
-        "findings": [
-            {
-                "reason": f.reason,
-                "severity": f.severity.value,
-                "detail": f.detail,
-                "suggestion": f.suggestion,
-            }
-            for f in v.findings
-        ],
-        "checked_at": now,
-    }
+_VERDICT_COLUMNS = (
+    "source",
+    "key",
+    "in_scope",
+    "scope_reason",
+    "traced",
+    "reason",
+    "severity",
+    "detail",
+    "suggestion",
+    "findings",
+    "checked_at",
+)
+_LINK_COLUMNS = ("source", "key", "capability", "via", "origin")
+
+
+def _verdict_rows(verdicts: Iterable[Verdict], checked_at: Any) -> Iterator[tuple[Any, ...]]:
+    """Verdict rows as tuples in `_VERDICT_COLUMNS` order. Findings are shared problems, so
+    their JSON is encoded once per distinct list rather than once per ticket."""
+    encoded: dict[tuple[tuple[str, str, str, str], ...], str] = {}
+    for v in verdicts:
+        findings = v.findings
+        if not findings:
+            yield (v.source, v.key, v.in_scope, v.scope_reason, v.in_scope, None, None, "", "",
+                   "[]", checked_at)  # fmt: skip
+            continue
+        shape = tuple([(f.reason, f.severity.value, f.detail, f.suggestion) for f in findings])
+        text = encoded.get(shape)
+        if text is None:
+            text = json.dumps(
+                [{"reason": r, "severity": s, "detail": d, "suggestion": g} for r, s, d, g in shape]
+            )
+            encoded[shape] = text
+        reason, severity, detail, suggestion = shape[0]
+        yield (v.source, v.key, v.in_scope, v.scope_reason, v.traced, reason, severity, detail,
+               suggestion, text, checked_at)  # fmt: skip
+
+
+def _link_rows(verdicts: Iterable[Verdict]) -> Iterator[tuple[str, str, str, str, str]]:
+    for v in verdicts:
+        links = v.links
+        if not links:
+            continue
+        if len(links) > 1:  # one row per capability (the primary key)
+            links = tuple({link.capability: link for link in links}.values())
+        for link in links:
+            yield (v.source, v.key, link.capability, link.via.value, link.origin)
+
+
+def _insert_rows(
+    session: Session, table: type[VerdictRow | TraceLinkRow], columns: Sequence[str], rows: Any
+) -> None:
+    """Plain bulk INSERT through the driver, in the session's transaction: `executemany` over
+    a generator on SQLite (no intermediate list), `COPY` on PostgreSQL."""
+    name = cast(Table, table.__table__).name
+    connection = session.connection()
+    raw = connection.connection.driver_connection
+    if connection.dialect.name == "postgresql":
+        sql = f"COPY {name} ({', '.join(columns)}) FROM STDIN"
+        with raw.cursor() as cursor, cursor.copy(sql) as copy:  # type: ignore[union-attr]
+            for row in rows:
+                copy.write_row(row)
+        return
+    marks = ", ".join("?" for _ in columns)
+    cursor = raw.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.executemany(f"INSERT INTO {name} ({', '.join(columns)}) VALUES ({marks})", rows)
+    finally:
+        cursor.close()
+
+
+def _delete_rows(session: Session, idents: Iterable[TicketId]) -> None:
+    by_source: dict[str, list[str]] = {}
+    for source, key in idents:
+        by_source.setdefault(source, []).append(key)
+    for source, keys in by_source.items():
+        for start in range(0, len(keys), BATCH_ROWS):
+            chunk = keys[start : start + BATCH_ROWS]
+            for table in (VerdictRow, TraceLinkRow):
+                session.execute(delete(table).where(table.source == source, table.key.in_(chunk)))
 
 
 def record_verdicts(
@@ -73,32 +153,21 @@ def record_verdicts(
 ) -> None:
     """Store verdicts and trace links in bulk. `replace_all` drops rows of tickets not judged
     this time (a full check); otherwise only the judged tickets' rows are replaced."""
-    verdicts = list(verdicts)
+    verdicts = verdicts if isinstance(verdicts, list) else list(verdicts)
+    session.flush()
+    dialect = session.get_bind().dialect
     if replace_all:
-        session.execute(delete(VerdictRow))
-        session.execute(delete(TraceLinkRow))
+        if dialect.name == "postgresql":  # a million-row DELETE takes longer than the check
+            session.execute(text("TRUNCATE verdicts, trace_links"))
+        else:
+            session.execute(delete(VerdictRow))
+            session.execute(delete(TraceLinkRow))
     else:
-        idents = [(v.source, v.key) for v in verdicts]
-        for start in range(0, len(idents), BATCH_ROWS):
-            chunk = idents[start : start + BATCH_ROWS]
-            for table in (VerdictRow, TraceLinkRow):
-                session.execute(delete(table).where(tuple_(table.source, table.key).in_(chunk)))
-    bulk_upsert(session, VerdictRow, (_verdict_row(v, now) for v in verdicts))
-    bulk_upsert(
-        session,
-        TraceLinkRow,
-        (
-            {
-                "source": v.source,
-                "key": v.key,
-                "capability": link.capability,
-                "via": link.via.value,
-                "origin": link.origin,
-            }
-            for v in verdicts
-            for link in {(link.capability): link for link in v.links}.values()
-        ),
-    )
+        _delete_rows(session, ((v.source, v.key) for v in verdicts))
+    stamp = cast(Table, VerdictRow.__table__).c.checked_at.type.bind_processor(dialect)
+    checked_at = stamp(now) if stamp else now
+    _insert_rows(session, VerdictRow, _VERDICT_COLUMNS, _verdict_rows(verdicts, checked_at))
+    _insert_rows(session, TraceLinkRow, _LINK_COLUMNS, _link_rows(verdicts))
 
 
 def summarise(judgement: Judgement) -> dict[str, Any]:

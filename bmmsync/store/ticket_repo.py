@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, tuple_, update
+from sqlalchemy import DateTime, Text, cast, select, tuple_, type_coerce, update
 from sqlalchemy.orm import Session
 
 from bmmsync.domain import Ticket
@@ -115,24 +117,192 @@ def to_ticket(row: TicketRow) -> Ticket:
     )
 
 
+# Read order of `_TicketReader`. JSON and (on SQLite) timestamps are selected as text and
+# decoded here: a backlog shares a few thousand label sets, so decoding each distinct text
+# once (and sharing the result) saves most of the time and memory of a million-row read.
+_READ_COLUMNS = (
+    "source",
+    "key",
+    "title",
+    "url",
+    "type",
+    "state",
+    "labels",
+    "fields",
+    "parent_key",
+    "assignee",
+    "project",
+    "story_points",
+    "created",
+    "updated",
+    "closed",
+    "is_pull_request",
+)
+_TEXT_READ = frozenset({"labels", "fields"})
+_STAMPS = frozenset({"created", "updated"})
+_STREAM_ROWS = 20_000
+
+
+class _TicketReader:
+    """Builds `Ticket`s from Core row tuples. One per read: its caches live as long as it.
+
+    Decoded labels and fields are shared between tickets with the same stored text, so
+    callers must treat `Ticket.fields` as read-only (the trace engine does).
+    """
+
+    def __init__(self, session: Session) -> None:
+        self.sqlite = session.get_bind().dialect.name == "sqlite"
+        table = TicketRow.__table__
+        columns: list[Any] = []
+        for name in _READ_COLUMNS:
+            column = table.c[name]
+            if name in _TEXT_READ or (self.sqlite and name in _STAMPS):
+                columns.append(type_coerce(cast(column, Text), Text).label(name))
+            elif name in _STAMPS:
+                # psycopg already returns aware datetimes; skip the Stamp decorator.
+                columns.append(type_coerce(column, DateTime(timezone=True)).label(name))
+            else:
+                columns.append(column)
+        self.columns = columns
+        self._labels: dict[str, tuple[str, ...]] = {}
+        self._fields: dict[str, dict[str, Any]] = {}
+        self._stamps: dict[str, datetime] = {}
+
+    def _decode_labels(self, text: str | None) -> tuple[str, ...]:
+        found = self._labels.get(text) if text is not None else ()
+        if found is None:
+            value = json.loads(text)  # type: ignore[arg-type]
+            found = tuple(value) if isinstance(value, list) else ()
+            self._labels[text] = found  # type: ignore[index]
+        return found
+
+    def _decode_fields(self, text: str | None) -> dict[str, Any]:
+        if text is None:
+            return {}
+        found = self._fields.get(text)
+        if found is None:
+            value = json.loads(text)
+            found = value if isinstance(value, dict) else {}
+            if len(text) <= 200:  # only small texts repeat often enough to share
+                self._fields[text] = found
+        return found
+
+    def _decode_stamp(self, value: Any) -> datetime | None:
+        if value is None or not self.sqlite:
+            return value  # type: ignore[no-any-return]
+        found = self._stamps.get(value)
+        if found is None:
+            found = datetime.fromisoformat(value).replace(tzinfo=UTC)
+            if len(self._stamps) < 100_000:
+                self._stamps[value] = found
+        return found
+
+    def tickets(self, rows: Iterable[Sequence[Any]]) -> Iterator[Ticket]:
+        intern = sys.intern
+        labels_of = self._decode_labels
+        fields_of = self._decode_fields
+        stamp = self._decode_stamp
+        for (
+            source,
+            key,
+            title,
+            url,
+            type_,
+            state,
+            labels,
+            fields,
+            parent_key,
+            assignee,
+            project,
+            story_points,
+            created,
+            updated,
+            closed,
+            is_pull_request,
+        ) in rows:
+            yield Ticket(
+                intern(source),
+                key,
+                title,
+                url,
+                intern(type_),
+                intern(state),
+                labels_of(labels),
+                fields_of(fields),
+                parent_key,
+                assignee,
+                intern(project),
+                story_points,
+                stamp(created),
+                stamp(updated),
+                bool(closed),
+                bool(is_pull_request),
+            )
+
+
+def _read(session: Session, where: Sequence[Any], *, stream: bool) -> Iterator[Ticket]:
+    reader = _TicketReader(session)
+    query = select(*reader.columns).where(*where)
+    if stream:
+        query = query.execution_options(yield_per=_STREAM_ROWS)
+    yield from reader.tickets(session.execute(query).tuples())
+
+
 def iter_tickets(
     session: Session, *, source: str | None = None, include_gone: bool = False
 ) -> Iterator[Ticket]:
-    """Every stored ticket, streamed in batches (memory stays flat on a million rows)."""
-    query = select(TicketRow).execution_options(yield_per=BATCH_ROWS)
+    """Every stored ticket, streamed as Core row tuples (no ORM objects: a million rows read
+    in seconds, and memory holds only the tickets the caller keeps)."""
+    where: list[Any] = []
     if source is not None:
-        query = query.where(TicketRow.source == source)
+        where.append(TicketRow.source == source)
     if not include_gone:
-        query = query.where(TicketRow.gone_at.is_(None))
-    for row in session.scalars(query):
-        yield to_ticket(row)
-        session.expunge(row)
+        where.append(TicketRow.gone_at.is_(None))
+    return _read(session, where, stream=True)
 
 
 def get_tickets(session: Session, keys: Iterable[str]) -> list[Ticket]:
     wanted = list(keys)
-    rows = session.scalars(select(TicketRow).where(TicketRow.key.in_(wanted)))
-    return [to_ticket(r) for r in rows]
+    return [
+        t
+        for start in range(0, len(wanted), BATCH_ROWS)
+        for t in _read(
+            session, [TicketRow.key.in_(wanted[start : start + BATCH_ROWS])], stream=False
+        )
+    ]
+
+
+def tickets_by_id(
+    session: Session, idents: Iterable[tuple[str, str]], *, include_gone: bool = False
+) -> list[Ticket]:
+    """The stored tickets with these (source, key) pairs, in batches; missing ones are left out."""
+    by_source: dict[str, list[str]] = {}
+    for source, key in idents:
+        by_source.setdefault(source, []).append(key)
+    found: list[Ticket] = []
+    for source, keys in by_source.items():
+        for start in range(0, len(keys), BATCH_ROWS):
+            where = [
+                TicketRow.source == source,
+                TicketRow.key.in_(keys[start : start + BATCH_ROWS]),
+            ]
+            if not include_gone:
+                where.append(TicketRow.gone_at.is_(None))
+            found.extend(_read(session, where, stream=False))
+    return found
+
+
+def children_of(session: Session, source: str, parent_keys: Sequence[str]) -> list[Ticket]:
+    """Stored tickets (not gone) whose parent is one of `parent_keys`; uses ix_tickets_parent."""
+    found: list[Ticket] = []
+    for start in range(0, len(parent_keys), BATCH_ROWS):
+        where = [
+            TicketRow.source == source,
+            TicketRow.parent_key.in_(parent_keys[start : start + BATCH_ROWS]),
+            TicketRow.gone_at.is_(None),
+        ]
+        found.extend(_read(session, where, stream=False))
+    return found
 
 
 def mark_gone(session: Session, source: str, keys: Iterable[str], now: datetime) -> int:
