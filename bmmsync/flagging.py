@@ -1,0 +1,384 @@
+"""The flagging bot's executor: the one place that writes to trackers.
+
+`prepare()` builds the plan (the same call for `bmmsync plan` and `bmmsync apply`);
+`execute()` carries it out. Dry run is simply not calling `execute()`.
+
+Crash safety: an intent row goes to the audit log (committed) before each write, the outcome
+and the flag memory after it (committed). A comment is created only after looking for ours by
+its marker, so a rerun after a crash at any point edits the comment the crashed run posted
+instead of posting a second one: effects exactly once, attempts at least once.
+Per-write failures are recorded (audit log and stats) and the other writes go on; the ticket
+keeps its place at the front of the queue, so the next run converges.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any
+
+from bmmsync.checking import judge_store
+from bmmsync.comments import CommentRenderer, CommentSettings, Markup, fallback_body
+from bmmsync.config import Config
+from bmmsync.planner import (
+    Action,
+    EscalationPolicy,
+    FlagPlan,
+    FlagPolicy,
+    FlagState,
+    Subject,
+    Write,
+    after_write,
+    on_seen,
+    on_settle,
+    plan_flags,
+)
+from bmmsync.store.audit_repo import DONE, FAILED, mark_interrupted, record_intent, record_outcome
+from bmmsync.store.database import Store
+from bmmsync.store.flag_repo import Ident, load_flags, mirror_ticket, save_flags
+from bmmsync.sync import connector_options
+from connectors.base import CommentTooLong, Connector
+from connectors.registry import ConnectorFactory, connector_for
+
+log = logging.getLogger("bmmsync.flagging")
+
+MARKER = "trace-flag"  # the connector hides it in our comment; one comment per ticket
+LABEL_COLOR = "d93f0b"
+LABEL_DESCRIPTION = "bmmsync: this item does not trace to a strategic motivator"
+ENSURE_LABEL = "ensure-label"
+
+
+def flag_policy(config: Config) -> FlagPolicy:
+    flagging = config.flagging
+    escalation = None
+    if flagging.escalation is not None:
+        escalation = EscalationPolicy(
+            label=flagging.escalation.label,
+            state=flagging.escalation.state,
+            close=flagging.escalation.close,
+        )
+    return FlagPolicy(
+        label=flagging.label,
+        comment=flagging.comment,
+        max_writes=flagging.max_writes_per_run,
+        source_caps={
+            s.name: s.max_writes_per_run for s in config.sources if s.max_writes_per_run is not None
+        },
+        escalate_after=flagging.escalate_after,
+        escalation=escalation,
+    )
+
+
+@dataclass
+class Prepared:
+    """A plan and what executing it needs (connectors, the flag memory it was built from)."""
+
+    plan: FlagPlan
+    flags: dict[Ident, FlagState]
+    connectors: dict[str, Connector]
+    now: datetime
+
+
+def prepare(
+    config: Config,
+    store: Store,
+    *,
+    now: datetime | None = None,
+    factory: ConnectorFactory = connector_for,
+) -> Prepared:
+    """Judge the store and plan the writes. Reads only (trackers are not called, except a Jira
+    source with no `deployment` set, which is asked once which markup it takes)."""
+    now = now or datetime.now(UTC)
+    options = connector_options(config)
+    connectors = {s.name: factory(s, options) for s in config.sources}
+    with store.session() as session:
+        judgement = judge_store(session, config.mapping.to_rules(), now.date())
+        flags = load_flags(session)
+    markups: dict[str, Markup] = {name: c.comment_format for name, c in connectors.items()}
+    settings = CommentSettings(
+        label=config.flagging.label,
+        links=tuple((link.title, str(link.url)) for link in config.flagging.links),
+        contacts=tuple(config.flagging.contacts),
+        exempt_label=next(iter(config.mapping.exempt_labels), None),
+    )
+    renderer = CommentRenderer(judgement.index, settings, markups, config.flagging.template_text())
+    subjects = (
+        Subject(verdict, ticket, flags.get((verdict.source, verdict.key)))
+        for verdict, ticket in zip(judgement.verdicts, judgement.tickets, strict=True)
+        if verdict.source in connectors  # a source gone from the config is left alone
+    )
+    plan = plan_flags(subjects, flag_policy(config), renderer, now)
+    return Prepared(plan, flags, connectors, now)
+
+
+@dataclass
+class ApplyStats:
+    """What a run of the bot did; the CLI prints it, the service stores it with the run."""
+
+    run_id: str
+    planned: int = 0
+    scheduled: int = 0
+    done: int = 0
+    failed: int = 0
+    deferred: int = 0
+    broken: int = 0
+    restored: int = 0
+    budget: int = 0
+    by_action: Counter[str] = field(default_factory=Counter)
+    errors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "planned": self.planned,
+            "scheduled": self.scheduled,
+            "done": self.done,
+            "failed": self.failed,
+            "deferred": self.deferred,
+            "broken": self.broken,
+            "restored": self.restored,
+            "budget": self.budget,
+            "by_action": dict(self.by_action),
+            "errors": list(self.errors),
+        }
+
+    def summary_line(self) -> str:
+        return (
+            f"writes planned={self.planned} done={self.done} failed={self.failed} "
+            f"deferred={self.deferred} (budget {self.budget}); "
+            f"{self.broken} broken, {self.restored} restored"
+        )
+
+
+@dataclass
+class _Outcome:
+    result: str
+    response_id: str | None = None
+    comment_id: str | None = None
+
+
+class _Executor:
+    def __init__(self, prepared: Prepared, store: Store, run_id: str, label: str) -> None:
+        self.prepared = prepared
+        self.store = store
+        self.run_id = run_id
+        self.label = label
+        self.ensured: set[tuple[str, str]] = set()
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def audited(self, source: str, key: str, action: str, do: Callable[[], _Outcome]) -> _Outcome:
+        """Intent committed before `do()`, outcome after; raises what `do()` raised."""
+        with self.store.session() as session:
+            audit_id = record_intent(session, self.run_id, source, key, action, self.now())
+        try:
+            outcome = do()
+        except Exception as exc:
+            with self.store.session() as session:
+                record_outcome(session, audit_id, FAILED, _describe(exc), None, self.now())
+            raise
+        with self.store.session() as session:
+            record_outcome(session, audit_id, DONE, outcome.result, outcome.response_id, self.now())
+        return outcome
+
+    def ensure_label(self, conn: Connector, write: Write) -> None:
+        """Create the flag label with colour and description once per project and run; if the
+        token may not, adding it may still work (trackers create labels on use)."""
+        where = (write.source, write.project)
+        if where in self.ensured or not write.project:
+            return
+        self.ensured.add(where)
+
+        def do() -> _Outcome:
+            conn.ensure_label(write.project, self.label, LABEL_COLOR, LABEL_DESCRIPTION)
+            return _Outcome(f"label {self.label!r} in {write.project}")
+
+        try:
+            self.audited(write.source, write.project, ENSURE_LABEL, do)
+        except Exception as exc:
+            log.warning("could not create label in %s: %s", write.project, _describe(exc))
+
+    def perform(self, conn: Connector, write: Write) -> _Outcome:
+        key, action = write.key, write.action
+        if action in (Action.ADD_LABEL, Action.REMOVE_LABEL, Action.REMOVE_ESCALATION_LABEL):
+            assert write.label is not None
+            if action is Action.ADD_LABEL:
+                conn.add_label(key, write.label)
+            else:
+                conn.remove_label(key, write.label)
+            return _Outcome(f"{action.value} {write.label!r}")
+        if action is Action.ESCALATE:
+            steps = []
+            if write.label:
+                conn.add_label(key, write.label)
+                steps.append(f"label {write.label!r}")
+            if write.state:
+                conn.transition(key, write.state)
+                steps.append(f"state {write.state!r}")
+            if write.close_reason:
+                conn.close(key, write.close_reason)
+                steps.append(f"closed ({write.close_reason})")
+            return _Outcome("escalated: " + ", ".join(steps))
+        return self.comment(conn, write)
+
+    def comment(self, conn: Connector, write: Write) -> _Outcome:
+        """Create or edit our one comment; a body over the tracker's limit is replaced by a
+        short one, so the ticket still converges."""
+        assert write.body is not None
+        try:
+            return self.put_comment(conn, write, write.body, "")
+        except CommentTooLong as exc:
+            short = fallback_body(conn.comment_format, write.reason, write.detail, self.label)
+            note = f" (shortened: {exc.size} > {exc.limit} characters)"
+            return self.put_comment(conn, write, short, note)
+
+    def put_comment(self, conn: Connector, write: Write, body: Any, note: str) -> _Outcome:
+        """The marker finds our comment when the stored id is lost (a crash after posting)
+        or stale (a human deleted it): never a second comment."""
+        key = write.key
+        if write.comment_id is not None:
+            try:
+                conn.update_comment(key, write.comment_id, body, MARKER)
+                return _Outcome(f"edited comment{note}", write.comment_id, write.comment_id)
+            except CommentTooLong:
+                raise
+            except Exception:
+                found = conn.find_comment(key, MARKER)
+                if found is not None and found.id == write.comment_id:
+                    raise  # our comment is there: the tracker refused the edit itself
+        else:
+            found = conn.find_comment(key, MARKER)
+        if found is not None:
+            conn.update_comment(key, found.id, body, MARKER)
+            return _Outcome(f"edited comment found by its marker{note}", found.id, found.id)
+        ref = conn.create_comment(key, body, MARKER)
+        return _Outcome(f"created comment{note}", ref.id, ref.id)
+
+    def mirror(self, write: Write) -> dict[str, Any]:
+        action = write.action
+        if action is Action.ADD_LABEL:
+            return {"add_label": write.label}
+        if action in (Action.REMOVE_LABEL, Action.REMOVE_ESCALATION_LABEL):
+            return {"remove_label": write.label}
+        if action is Action.ESCALATE:
+            changes: dict[str, Any] = {"add_label": write.label}
+            if write.state:
+                changes["state"] = write.state
+            if write.close_reason:
+                changes.update(state="closed", closed=True)
+            return changes
+        return {}
+
+
+def execute(
+    prepared: Prepared,
+    store: Store,
+    *,
+    label: str,
+    run_id: str | None = None,
+    stop: threading.Event | None = None,
+) -> ApplyStats:
+    """Carry out `prepared.plan` in order; never raises for a failing write.
+
+    Writes not reached because `stop` was set count as deferred (first next run)."""
+    plan, now = prepared.plan, prepared.now
+    run = _Executor(prepared, store, run_id or uuid.uuid4().hex[:12], label)
+    stats = ApplyStats(
+        run.run_id,
+        planned=plan.stats.planned,
+        scheduled=plan.stats.scheduled,
+        deferred=plan.stats.deferred,
+        broken=plan.stats.broken,
+        restored=plan.stats.restored,
+        budget=plan.stats.budget,
+    )
+    memory = {
+        (s.source, s.key): on_seen(prepared.flags.get((s.source, s.key)), s, now) for s in plan.seen
+    }
+    with store.session() as session:
+        mark_interrupted(session, run.run_id)
+        save_flags(session, memory.items(), now)
+    pending: set[Ident] = {w.ticket for w in plan.deferred}
+    for index, write in enumerate(plan.writes):
+        if stop is not None and stop.is_set():
+            rest = plan.writes[index:]
+            stats.deferred += len(rest)
+            pending.update(w.ticket for w in rest)
+            break
+        conn = prepared.connectors[write.source]
+        if write.action is Action.ADD_LABEL:
+            run.ensure_label(conn, write)
+        try:
+            outcome = run.audited(
+                write.source,
+                write.key,
+                write.action.value,
+                partial(run.perform, conn, write),
+            )
+        except Exception as exc:
+            stats.failed += 1
+            stats.errors.append(
+                f"{write.source} {write.key} {write.action.value}: {_describe(exc)}"
+            )
+            pending.add(write.ticket)
+            log.warning("write failed: %s", stats.errors[-1])
+            continue
+        stats.done += 1
+        stats.by_action[write.action.value] += 1
+        state = after_write(memory.get(write.ticket), write, run.now(), outcome.comment_id)
+        memory[write.ticket] = state
+        with store.session() as session:
+            save_flags(session, [(write.ticket, state)], now)
+            mirror_ticket(session, write.ticket, **run.mirror(write))
+    with store.session() as session:
+        save_flags(
+            session,
+            (
+                (
+                    (s.source, s.key),
+                    on_settle(
+                        memory[(s.source, s.key)], s, run.now(), (s.source, s.key) in pending
+                    ),
+                )
+                for s in plan.seen
+            ),
+            now,
+        )
+    log.info("flagging run %s: %s", run.run_id, stats.summary_line())
+    return stats
+
+
+def run_flagging(
+    config: Config,
+    store: Store,
+    *,
+    stop: threading.Event | None = None,
+    run_id: str | None = None,
+    factory: ConnectorFactory = connector_for,
+) -> ApplyStats:
+    """Plan and apply once: what the service and the scheduler call. Returns the stats."""
+    prepared = prepare(config, store, factory=factory)
+    return execute(prepared, store, label=config.flagging.label, run_id=run_id, stop=stop)
+
+
+def apply_step(stop: threading.Event | None = None) -> Callable[[Config, Store, Any], None]:
+    """The service's flagging step (`service.run_once(apply_writes=...)`): the stats, with
+    each failed write, go into the run report. A refused write does not fail the run: it is
+    audited and retried next run."""
+
+    def step(config: Config, store: Store, report: Any) -> None:
+        report.flagging = run_flagging(config, store, stop=stop, run_id=report.run_id).as_dict()
+
+    return step
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

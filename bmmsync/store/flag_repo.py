@@ -1,0 +1,78 @@
+"""The bot's memory per ticket (flag rows), and mirroring its own writes on stored tickets."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from bmmsync.planner import FlagState
+from bmmsync.store.models import FlagRow, TicketRow
+from bmmsync.store.upsert import bulk_upsert
+
+Ident = tuple[str, str]
+
+
+def load_flags(session: Session) -> dict[Ident, FlagState]:
+    """Every flag row as the planner's `FlagState`, by (source, key)."""
+    out: dict[Ident, FlagState] = {}
+    for row in session.scalars(select(FlagRow)):
+        out[(row.source, row.key)] = FlagState(
+            reason=row.reason,
+            detail=row.detail,
+            first_seen=row.first_seen,
+            flagged_at=row.flagged_at,
+            label_added=row.label_added,
+            comment_id=row.comment_id,
+            comment_digest=row.comment_digest,
+            cleared_at=row.cleared_at,
+            escalated_at=row.escalated_at,
+            deferred=row.deferred,
+        )
+    return out
+
+
+def _row(ident: Ident, state: FlagState, now: datetime) -> dict[str, Any]:
+    row = asdict(state)
+    row["first_seen"] = state.first_seen or now
+    return {"source": ident[0], "key": ident[1], "last_seen": now, **row}
+
+
+def save_flags(session: Session, states: Iterable[tuple[Ident, FlagState]], now: datetime) -> None:
+    """Upsert flag rows in bulk (idempotent)."""
+    bulk_upsert(session, FlagRow, (_row(ident, state, now) for ident, state in states))
+
+
+def mirror_ticket(
+    session: Session,
+    ident: Ident,
+    *,
+    add_label: str | None = None,
+    remove_label: str | None = None,
+    state: str | None = None,
+    closed: bool | None = None,
+) -> None:
+    """Record on the stored ticket what the bot just did on the tracker, so the next plan
+    (before the next sync) sees it and does not repeat the write."""
+    row = session.get(TicketRow, ident)
+    if row is None:
+        return
+    labels = list(row.labels)
+    if add_label and add_label.casefold() not in {x.casefold() for x in labels}:
+        labels.append(add_label)
+    if remove_label:
+        labels = [x for x in labels if x.casefold() != remove_label.casefold()]
+    values: dict[str, Any] = {"labels": labels}
+    if state is not None:
+        values["state"] = state
+    if closed is not None:
+        values["closed"] = closed
+    session.execute(
+        update(TicketRow)
+        .where(TicketRow.source == ident[0], TicketRow.key == ident[1])
+        .values(**values)
+    )

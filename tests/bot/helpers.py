@@ -1,0 +1,60 @@
+"""The demo against the sandbox, for the bot's end-to-end tests."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from bmmsync.config import Config
+from bmmsync.flagging import ApplyStats, prepare, run_flagging
+from bmmsync.planner import FlagPlan
+from bmmsync.sandbox.server import SandboxServer
+from bmmsync.store.database import Store
+from bmmsync.store.map_repo import sync_model
+from bmmsync.sync import sync_sources
+from tests.cli.helpers import REPO
+
+
+def bot_config(server: SandboxServer, **flagging: Any) -> Config:
+    """The demo config (org acme, Jira PLAT, the demo map) pointed at `server`."""
+    config = Config.model_validate(
+        {
+            "model_file": str(REPO / "config" / "demo-model.yaml"),
+            "sources": [
+                {
+                    "name": "web",
+                    "kind": "github",
+                    "base_url": server.github_url,
+                    "token": "bot-token",
+                    "orgs": ["acme"],
+                },
+                {
+                    "name": "platform",
+                    "kind": "jira",
+                    "url": server.jira_url,
+                    "deployment": "cloud",
+                    "email": "bot@example.com",
+                    "token": "jira-bot-token",
+                    "jql": "project = PLAT",
+                    "capability_field": "Capability",
+                },
+            ],
+            "flagging": {"write_interval": 0} | flagging,
+        }
+    )
+    return config
+
+
+def sync(config: Config, store: Store) -> None:
+    with store.session() as session:
+        sync_model(session, config.load_model(), datetime.now(UTC))
+    report = sync_sources(config, store, sleep=lambda _: None, timeout=5.0)
+    assert report.ok, report.as_dict()
+
+
+def plan(config: Config, store: Store) -> FlagPlan:
+    return prepare(config, store).plan
+
+
+def apply(config: Config, store: Store, **kwargs: Any) -> ApplyStats:
+    return run_flagging(config, store, **kwargs)
