@@ -18,6 +18,7 @@ from bmmsync.cli.config_cmd import config_app
 from bmmsync.cli.context import AppContext
 from bmmsync.cli.db import db_app
 from bmmsync.cli.model_cmd import model_app
+from bmmsync.cli.sandbox import sandbox_app
 from bmmsync.cli.sync import sync_command
 from bmmsync.cli.trace_cmds import check
 from bmmsync.errors import BmmsyncError, ConfigError
@@ -36,6 +37,7 @@ app = typer.Typer(
 app.add_typer(config_app, name="config")
 app.add_typer(db_app, name="db")
 app.add_typer(model_app, name="model")
+app.add_typer(sandbox_app, name="sandbox")
 app.command("sync")(sync_command)
 app.command("check")(check)
 
