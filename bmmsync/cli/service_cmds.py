@@ -1,0 +1,117 @@
+"""`bmmsync run` (the service) and `bmmsync status`."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import UTC, datetime
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from bmmsync.cli.context import Format, app_context
+from bmmsync.cli.output import print_json
+from bmmsync.config import Config
+from bmmsync.flagging import apply_step
+from bmmsync.scheduler import Service
+from bmmsync.service import RunReport, run_once
+from bmmsync.store.database import Store
+from bmmsync.store.status_repo import read_status
+
+
+def run(
+    ctx: typer.Context,
+    once: bool = typer.Option(False, "--once", help="One run, then exit (for cron and CI)."),
+    full: bool = typer.Option(False, "--full", help="Full reconciliation instead of incremental."),
+    fmt: Format = typer.Option(Format.TABLE, "--format", help="Output of --once: table or json."),
+) -> None:
+    """Run sync -> check -> plan -> apply every `schedule.poll_every`, until SIGTERM/SIGINT.
+
+    Only one instance writes at a time (a lease in the store); others skip their run."""
+    app = app_context(ctx)
+    config = app.config()
+    logging.getLogger("bmmsync").setLevel(logging.INFO)
+    store = app.store()
+
+    def one_run(current: Config, stop: threading.Event) -> RunReport:
+        return run_once(current, store, apply_writes=apply_step(stop), stop=stop, full=full)
+
+    if once:
+        report = one_run(config, threading.Event())
+        if fmt is Format.JSON:
+            print_json(report.as_dict())
+        else:
+            print(report.summary_line())
+            for error in report.errors:
+                print(f"  error: {error}")
+        raise typer.Exit(1 if report.result == "failed" else 0)
+    assert app.config_path is not None
+    Service(config, app.config_path, one_run).serve()
+
+
+def status(
+    ctx: typer.Context,
+    fmt: Format = typer.Option(Format.TABLE, "--format", help="table or json."),
+) -> None:
+    """The last run, each source's sync state, flagged items, deferred writes, the lease.
+
+    Exit 1 if the last finished run failed."""
+    app = app_context(ctx)
+    config = app.config()
+    now = datetime.now(UTC)
+    store: Store = app.store()
+    with store.session() as session:
+        state = read_status(session, now)
+    last = state.last_finished_run
+    next_run = last["started_at"] + config.schedule.poll_every if last is not None else None
+    data: dict[str, Any] = {
+        "last_run": state.last_run,
+        "next_run": next_run,
+        "lease": (
+            {"holder": state.lease.holder, "expires_at": state.lease.expires_at}
+            if state.lease
+            else None
+        ),
+        "sources": [vars(s) for s in state.sources],
+    }
+    failed = last is not None and last["result"] == "failed"
+    if fmt is Format.JSON:
+        print_json(data)
+        raise typer.Exit(1 if failed else 0)
+    console = app.console
+    if last is None:
+        console.print("no run yet: start `bmmsync run` (or `bmmsync run --once`)")
+    else:
+        summary = last["summary"] or {}
+        console.print(
+            f"last run {last['id']}: {last['result']} at "
+            f"{last['started_at']:%Y-%m-%d %H:%M:%S} UTC by {last['holder']}",
+            highlight=False,
+        )
+        for error in summary.get("errors", []):
+            console.print(f"  error: {error}", highlight=False, markup=False)
+        if next_run is not None:
+            console.print(f"next run due {next_run:%Y-%m-%d %H:%M:%S} UTC", highlight=False)
+    console.print(
+        f"lease: held by {state.lease.holder} until {state.lease.expires_at:%H:%M:%S} UTC"
+        if state.lease
+        else "lease: free",
+        highlight=False,
+    )
+    table = Table(
+        "source", "kind", "last sync", "result", "flagged", "deferred", "rate limit left", "error"
+    )
+    for s in state.sources:
+        table.add_row(
+            s.name,
+            s.kind,
+            f"{s.last_sync_at:%Y-%m-%d %H:%M}" if s.last_sync_at else "never",
+            s.last_result or "-",
+            str(s.flagged),
+            str(s.deferred),
+            "-" if s.rate_limit_remaining is None else str(s.rate_limit_remaining),
+            s.last_error or "",
+        )
+    console.print(table)
+    raise typer.Exit(1 if failed else 0)

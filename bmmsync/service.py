@@ -1,0 +1,206 @@
+"""One run of the product: sync -> check -> plan -> apply, under the store's run lease.
+
+Used by `bmmsync run` (on a schedule or `--once`), by `bmmsync demo`, and by tests. A run
+never raises for a failing source or write: it ends in a `RunReport` whose `result` says
+how it went, recorded in the `runs` table for `bmmsync status`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from bmmsync.checking import judge_store, record_verdicts, summarise
+from bmmsync.config import Config
+from bmmsync.errors import BmmsyncError
+from bmmsync.store.database import Store
+from bmmsync.store.lease import release, try_acquire
+from bmmsync.store.models import RunRow
+from bmmsync.store.upsert import bulk_upsert
+from bmmsync.sync import sync_sources
+
+log = logging.getLogger("bmmsync.service")
+
+LEASE_TTL = timedelta(minutes=15)
+
+
+def default_holder() -> str:
+    """Who we are in the lease table: host and process, readable in `bmmsync status`."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def config_digest(config: Config) -> str:
+    """Identifies a configuration, so two instances with different configs are told apart."""
+    text = config.path.read_bytes() if config.path else config.model_dump_json().encode()
+    return hashlib.sha256(text).hexdigest()[:16]
+
+
+class LeaseConflict(BmmsyncError):
+    """Another instance with a *different* configuration holds this store."""
+
+    exit_code = 2
+
+
+@dataclass
+class RunReport:
+    run_id: str
+    started_at: datetime
+    finished_at: datetime | None = None
+    result: str = "running"  # ok | failed | skipped
+    skipped_reason: str | None = None
+    sync: dict[str, Any] = field(default_factory=dict)
+    check: dict[str, Any] = field(default_factory=dict)
+    flagging: dict[str, Any] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "started_at": self.started_at.isoformat(),
+            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+            "result": self.result,
+            "skipped_reason": self.skipped_reason,
+            "sync": self.sync,
+            "check": self.check,
+            "flagging": self.flagging,
+            "errors": self.errors,
+        }
+
+    def summary_line(self) -> str:
+        if self.result == "skipped":
+            return f"run {self.run_id} skipped: {self.skipped_reason}"
+        seconds = (self.finished_at - self.started_at).total_seconds() if self.finished_at else 0.0
+        parts = [f"run {self.run_id} {self.result} in {seconds:.1f}s"]
+        if self.sync:
+            parts.append(
+                "synced "
+                + ", ".join(
+                    f"{s['name']}={'ok' if s.get('ok') else 'failed'}"
+                    for s in self.sync.get("sources", [])
+                )
+            )
+        if self.check:
+            parts.append(
+                f"checked {self.check.get('in_scope', 0)} in scope, "
+                f"{self.check.get('traced', 0)} traced"
+            )
+        if self.flagging:
+            parts.append(
+                "writes planned={planned} done={done} deferred={deferred}".format(
+                    planned=self.flagging.get("planned", 0),
+                    done=self.flagging.get("done", 0),
+                    deferred=self.flagging.get("deferred", 0),
+                )
+            )
+        if self.errors:
+            parts.append(f"{len(self.errors)} error(s)")
+        return "; ".join(parts)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _save_run(store: Store, report: RunReport, holder: str) -> None:
+    with store.session() as session:
+        bulk_upsert(
+            session,
+            RunRow,
+            [
+                {
+                    "id": report.run_id,
+                    "started_at": report.started_at,
+                    "finished_at": report.finished_at,
+                    "holder": holder,
+                    "result": report.result,
+                    "summary": report.as_dict(),
+                }
+            ],
+        )
+
+
+Step = Callable[[Config, Store, RunReport], None]
+
+
+def run_once(
+    config: Config,
+    store: Store,
+    *,
+    holder: str | None = None,
+    apply_writes: Step | None = None,
+    stop: threading.Event | None = None,
+    full: bool = False,
+    sleep: Callable[[float], None] = time.sleep,
+) -> RunReport:
+    """sync -> check -> (plan -> apply) once, if the run lease is ours.
+
+    Returns a skipped report when another instance with the same configuration holds the
+    lease; raises `LeaseConflict` when the holder runs a different configuration.
+    `apply_writes` is the flagging step (None: sync and check only).
+    """
+    holder = holder or default_holder()
+    report = RunReport(run_id=uuid.uuid4().hex[:12], started_at=_now())
+    digest = config_digest(config)
+    with store.session() as session:
+        other = try_acquire(session, holder, digest, report.started_at, LEASE_TTL)
+    if other is not None:
+        if other.config_digest != digest:
+            raise LeaseConflict(
+                f"another bmmsync instance ({other.holder}) with a different configuration "
+                f"holds this store until {other.expires_at:%Y-%m-%d %H:%M:%S} UTC; "
+                "point store.url elsewhere or stop the other instance"
+            )
+        report.result = "skipped"
+        report.skipped_reason = f"another instance ({other.holder}) holds the run lease"
+        log.info(report.summary_line())
+        return report
+    _save_run(store, report, holder)
+    try:
+        sync_report = sync_sources(config, store, full=full, sleep=sleep)
+        report.sync = sync_report.as_dict()
+        report.errors += [f"source {s.name}: {s.error}" for s in sync_report.sources if not s.ok]
+        _renew(store, holder, digest)
+        if stop is None or not stop.is_set():
+            report.check = _check(config, store)
+        if apply_writes is not None and (stop is None or not stop.is_set()):
+            _renew(store, holder, digest)
+            apply_writes(config, store, report)
+        report.result = "failed" if report.errors else "ok"
+    except (BmmsyncError, SQLAlchemyError) as exc:
+        report.result = "failed"
+        report.errors.append(str(exc).splitlines()[0])
+        log.error("run %s failed: %s", report.run_id, report.errors[-1])
+    finally:
+        report.finished_at = _now()
+        try:
+            _save_run(store, report, holder)
+            with store.session() as session:
+                release(session, holder, report.finished_at)
+        except SQLAlchemyError as exc:  # the database went away: the lease simply expires
+            log.error("could not record run %s: %s", report.run_id, exc)
+    log.info(report.summary_line())
+    return report
+
+
+def _renew(store: Store, holder: str, digest: str) -> None:
+    with store.session() as session:
+        try_acquire(session, holder, digest, _now(), LEASE_TTL)
+
+
+def _check(config: Config, store: Store) -> dict[str, Any]:
+    now = _now()
+    with store.session() as session:
+        judgement = judge_store(session, config.mapping.to_rules(), now.date())
+        record_verdicts(session, judgement.verdicts, now, replace_all=True)
+    return summarise(judgement)
