@@ -236,18 +236,21 @@ class Resolver:
                 found = _Terminal(ResolutionKind.PARENT_MISSING, key)
                 break
             if key in position:
-                found = _Terminal(
-                    ResolutionKind.PARENT_CYCLE, key, cycle=(*path[position[key] :], key)
-                )
+                loop = path[position[key] :]
+                start = loop.index(min(loop))  # canonical: the same loop reads the same
+                loop = loop[start:] + loop[:start]
+                found = _Terminal(ResolutionKind.PARENT_CYCLE, loop[0], cycle=(*loop, loop[0]))
                 break
             position[key] = len(path)
             path.append(key)
             refs = self.own_refs(current)
+            if refs.exempt:
+                # An exempt ancestor exempts its descendants, as exemption beats a label on
+                # the ticket itself.
+                found = _Terminal(ResolutionKind.EXEMPT_ANCESTOR, key)
+                break
             if refs.names_something:
                 found = _Terminal(ResolutionKind.OWN, key, refs)
-                break
-            if refs.exempt:
-                found = _Terminal(ResolutionKind.EXEMPT_ANCESTOR, key)
                 break
             parent = current.parent_key
             if not inherit or not parent:
@@ -296,7 +299,7 @@ class Resolver:
         current: Ticket | None = ticket
         while current is not None:
             refs = self.own_refs(current)
-            if refs.names_something or (refs.exempt and current is not ticket):
+            if (refs.exempt and current is not ticket) or refs.names_something:
                 break
             parent = current.parent_key
             if not self.rules.inherit_from_parent or not parent or len(out) >= limit:
