@@ -493,6 +493,22 @@ class Config(_Section):
 
     _resolve = field_validator("model_file")(_resolve_path)
 
+    @model_validator(mode="after")
+    def _capability_field_from_sources(self) -> Config:
+        """A Jira source's `capability_field` alone is enough: when `mapping` names none and
+        the sources agree on one, the trace engine reads that one (connectors store the
+        value under the mapping's name when it has one, else under the source's)."""
+        if self.mapping.capability_field is None:
+            names = {
+                s.capability_field
+                for s in self.sources
+                if isinstance(s, JiraSource) and s.capability_field
+            }
+            if len(names) == 1:
+                mapping = self.mapping.model_copy(update={"capability_field": names.pop()})
+                object.__setattr__(self, "mapping", mapping)
+        return self
+
     @property
     def path(self) -> Path | None:
         """The file this config was loaded from (None if built in code)."""

@@ -173,7 +173,8 @@ class JiraConnector:
 
         capability = self.source.capability_field or self.options.capability_field
         return FieldIds(
-            capability_name=capability,
+            # Stored under the mapping's name when it has one: that is what the trace reads.
+            capability_name=self.options.capability_field or capability,
             capability=resolve(capability, "capability_field", True),
             story_points=resolve(self.source.story_points_field, "story_points_field", False),
             epic_link=None

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bmmsync.config import (
+    Config,
     GitHubSource,
     JiraSource,
     find_config_path,
@@ -438,3 +439,21 @@ def test_yaml_1_1_booleans_stay_strings_but_boolean_keys_accept_them(tmp_path: P
     )
     assert config.mapping.ignore_types == ["No", "on"]
     assert config.mapping.ignore_closed is False
+
+
+def test_a_jira_sources_capability_field_is_what_the_trace_reads() -> None:
+    source = {
+        "name": "p",
+        "kind": "jira",
+        "url": "https://x.atlassian.net",
+        "email": "a@b.c",
+        "token": "t",
+        "jql": "project = P",
+        "capability_field": "Capability",
+    }
+    config = Config.model_validate({"sources": [source]})
+    assert config.mapping.to_rules().capability_field == "Capability"
+    explicit = Config.model_validate(
+        {"sources": [source], "mapping": {"capability_field": "Theme"}}
+    )
+    assert explicit.mapping.to_rules().capability_field == "Theme"
