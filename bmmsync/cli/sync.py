@@ -32,21 +32,15 @@ class RichSyncProgress:
 
 
 def _table(report: SyncReport) -> Table:
-    table = Table(title="sync")
-    for column in (
-        "source",
-        "result",
-        "fetched",
-        "new",
-        "changed",
-        "unchanged",
-        "gone",
-        "requests",
-        "304s",
-        "rate limit left",
-        "seconds",
-    ):
-        table.add_column(column, justify="left" if column in ("source", "result") else "right")
+    table = Table(
+        title="sync", box=None, pad_edge=False, padding=(0, 1, 0, 1), collapse_padding=True
+    )
+    table.add_column("source", no_wrap=True)
+    table.add_column("result", no_wrap=True)
+    for column in ("fetched", "new", "changed", "same", "gone", "reqs", "304s"):
+        table.add_column(column, justify="right")
+    table.add_column("limit", justify="right")
+    table.add_column("secs", justify="right")
     for s in report.sources:
         result = ("full " if s.full else "") + ("ok" if s.ok else "FAILED")
         left = "-" if s.rate_limit_left is None else str(s.rate_limit_left)
