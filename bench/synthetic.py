@@ -110,14 +110,15 @@ def build(n_tickets: int, seed: int = 0) -> tuple[Model, list[Ticket]]:
         key = f"{project}-{i}"
         labels: list[str] = [rng.choice(noise)] if rng.random() < 0.5 else []
         parent: str | None = None
-        if roll < 0.5:
+        if roll < 0.525:
             if healthy_roots and rng.random() < 0.4:
                 parent = rng.choice(healthy_roots)
             else:
                 labels.append(f"cap:cap-{rng.randrange(900):04d}")
                 healthy_roots.append(key)
         else:
-            reason = REASONS[min(int((roll - 0.5) / 0.05), 9)]
+            # Nine reasons at 5 % of rolls each; a cycle roll makes two tickets, so 2.5 %.
+            reason = REASONS[min(int((roll - 0.525) / 0.05), 9)]
             if reason == "unknown-capability":
                 labels.append(f"cap:cap-{rng.randrange(100):03d}x")
             elif reason == "ambiguous-capability":

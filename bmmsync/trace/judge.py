@@ -10,7 +10,7 @@ ticket data: every oddity ends in a finding.
 from __future__ import annotations
 
 import gc
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -132,7 +132,7 @@ class Judge:
         self._link_sets: dict[tuple[str, ...], tuple[tuple[Chain, ...], tuple[_Problem, ...]]] = {}
         self._unknown: dict[tuple[str, str, str, str], _Problem] = {}
         self._no_capability: dict[tuple[str, str, bool], _Problem] = {}
-        self._usage: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+        self._usage: dict[tuple[str, str], dict[str, int]] = {}
 
     # -- labels -------------------------------------------------------------------------
     def label(self, capability_id: str) -> str:
@@ -213,11 +213,11 @@ class Judge:
                 "if not, the item may no longer be needed."
             )
             return chain, (_Problem(Reason.RETIRED_MOTIVATOR, Severity.ERROR, detail, suggestion),)
+        today = self.today
         overdue = [
-            index.motivators[mid]
-            for mid in live
-            if index.motivators[mid].review_by is not None
-            and index.motivators[mid].review_by < self.today  # type: ignore[operator]
+            motivator
+            for motivator in (index.motivators[mid] for mid in live)
+            if motivator.review_by is not None and motivator.review_by < today
         ]
         if overdue and len(overdue) == len(live):
             detail = "Motivator review overdue: " + ", ".join(
@@ -369,33 +369,39 @@ class Judge:
     def _judge(
         self, tickets: Sequence[Ticket], context: Mapping[str, Mapping[str, Ticket]]
     ) -> list[Verdict]:
-        """The hot loop: keep it lean."""
+        """The hot loop: keep it lean (locals, memo lookups, one object per ticket)."""
         resolvers: dict[str, Resolver] = {
             source: Resolver(self.index, self.rules, keyed) for source, keyed in context.items()
         }
-        for ticket in tickets:
-            if ticket.source not in resolvers:
-                resolvers[ticket.source] = Resolver(self.index, self.rules, {})
+        for source in {ticket.source for ticket in tickets} - resolvers.keys():
+            resolvers[source] = Resolver(self.index, self.rules, {})
         rules = self.rules
         ignore_closed = rules.ignore_closed
         ignored_types = rules.ignored_type_set
+        inherit = rules.inherit_from_parent
         usage = self._usage
         chains_of = self.chains_of
-        own_kind = ResolutionKind.OWN
         none_kind = ResolutionKind.NONE
         inherited_kind = ResolutionKind.INHERITED
         exempt_kind = ResolutionKind.EXEMPT_ANCESTOR
+        closed_states = _CLOSED_STATES
         verdicts: list[Verdict] = []
         append = verdicts.append
-        unlinked: list[tuple[int, Ticket, Resolution]] = []
+        unlinked: list[tuple[int, Ticket, str]] = []
+        last_source = None
+        resolver: Resolver | None = None
         for ticket in tickets:
-            resolver = resolvers[ticket.source]
+            source = ticket.source
+            if source is not last_source:
+                resolver = resolvers[source]
+                last_source = source
+            assert resolver is not None
             own = resolver.own_refs(ticket)
             key = ticket.key
             reason: str | None = None
             if ticket.is_pull_request:
                 reason = SCOPE_PULL_REQUEST
-            elif ignore_closed and (ticket.closed or ticket.state in _CLOSED_STATES):
+            elif ignore_closed and (ticket.closed or ticket.state in closed_states):
                 reason = SCOPE_CLOSED
             elif ignored_types and ticket.type and normalise_text(ticket.type) in ignored_types:
                 reason = SCOPE_IGNORED_TYPE
@@ -404,67 +410,93 @@ class Judge:
             if reason is not None:
                 append(
                     Verdict(
-                        key,
-                        ticket.source,
-                        ticket.project,
-                        False,
-                        reason,
-                        (),
-                        (),
-                        (),
-                        ticket.story_points,
+                        key, source, ticket.project, False, reason, (), (), (), ticket.story_points
                     )
                 )
                 continue
-            resolution = resolver.resolve(ticket, own)
-            kind = resolution.kind
-            if kind is exempt_kind:
+
+            problems: tuple[_Problem, ...] | list[_Problem] = ()
+            if own.known or own.unknown:
+                # The ticket names its own capability: the common case, no parent walk.
+                specs = own.link_specs
+                if len(specs) == 1:
+                    cid, via, origin = specs[0]
+                    links: tuple[TraceLink, ...] = (TraceLink(key, cid, via, origin),)
+                else:
+                    links = tuple([TraceLink(key, c, v, o) for c, v, o in specs])
+                capabilities = own.capabilities
+                if own.unknown:
+                    problems = [self.unknown_problem(ref, key, key) for ref in own.unknown]
+            elif not inherit or not ticket.parent_key:
+                unlinked.append((len(verdicts), ticket, key))
                 append(
                     Verdict(
-                        key,
-                        ticket.source,
-                        ticket.project,
-                        False,
-                        SCOPE_EXEMPT,
-                        (),
-                        (),
-                        (),
-                        ticket.story_points,
+                        key, source, ticket.project, True, None, (), (), (), ticket.story_points
                     )
                 )
                 continue
-            capabilities = resolution.capabilities
+            else:
+                resolution = resolver.resolve(ticket, own)
+                kind = resolution.kind
+                if kind is exempt_kind:
+                    append(
+                        Verdict(
+                            key,
+                            source,
+                            ticket.project,
+                            False,
+                            SCOPE_EXEMPT,
+                            (),
+                            (),
+                            (),
+                            ticket.story_points,
+                        )
+                    )
+                    continue
+                if kind is none_kind:
+                    unlinked.append((len(verdicts), ticket, resolution.source_key))
+                    append(
+                        Verdict(
+                            key, source, ticket.project, True, None, (), (), (), ticket.story_points
+                        )
+                    )
+                    continue
+                links = resolution.links
+                capabilities = resolution.capabilities
+                if kind is not inherited_kind or resolution.unknown:
+                    problems = self.resolution_problems(ticket, resolution)
+
             chains: tuple[Chain, ...] = ()
-            problems: list[_Problem] = []
             if capabilities:
-                counts = usage[(ticket.source, ticket.project)]
+                project_key = (source, ticket.project)
+                counts = usage.get(project_key)
+                if counts is None:
+                    counts = usage[project_key] = {}
                 for cid in capabilities:
-                    counts[cid] += 1
+                    counts[cid] = counts.get(cid, 0) + 1
                 chains, chain_problems = chains_of(capabilities)
                 if chain_problems:
-                    problems.extend(chain_problems)
-            if kind is none_kind:
-                unlinked.append((len(verdicts), ticket, resolution))
-            elif resolution.unknown or (kind is not own_kind and kind is not inherited_kind):
-                problems.extend(self.resolution_problems(ticket, resolution))
+                    problems = [*problems, *chain_problems] if problems else chain_problems
             findings: tuple[Finding, ...] = ()
             if problems:
-                findings = self._findings(problems, key, ticket.source)
+                if len(problems) > 1:
+                    problems = sorted(set(problems), key=_Problem.sort_key)
+                findings = tuple([p.for_ticket(key, source) for p in problems])
             append(
                 Verdict(
                     key,
-                    ticket.source,
+                    source,
                     ticket.project,
                     True,
                     None,
-                    resolution.links,
+                    links,
                     chains,
                     findings,
                     ticket.story_points,
                 )
             )
-        for position, ticket, resolution in unlinked:
-            problem = self.no_capability_problem(ticket, resolution.source_key)
+        for position, ticket, walked_to in unlinked:
+            problem = self.no_capability_problem(ticket, walked_to)
             verdicts[position] = replace(
                 verdicts[position], findings=(problem.for_ticket(ticket.key, ticket.source),)
             )
