@@ -14,17 +14,19 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, select, text
+from sqlalchemy import Table, Text, delete, select, text
+from sqlalchemy import cast as cast_
 from sqlalchemy.orm import Session
 
 from bmmsync.domain import Model, Ticket
 from bmmsync.store.map_repo import load_model
 from bmmsync.store.models import TraceLinkRow, VerdictRow
-from bmmsync.store.ticket_repo import iter_tickets
+from bmmsync.store.ticket_repo import children_of, iter_tickets, tickets_by_id
 from bmmsync.store.upsert import BATCH_ROWS
+from bmmsync.trace.incremental import changed_capabilities, lookup_keys_changed
 from bmmsync.trace.index import MapIndex
 from bmmsync.trace.judge import Verdict, judge
 from bmmsync.trace.rules import MappingRules
@@ -168,6 +170,109 @@ def record_verdicts(
     checked_at = stamp(now) if stamp else now
     _insert_rows(session, VerdictRow, _VERDICT_COLUMNS, _verdict_rows(verdicts, checked_at))
     _insert_rows(session, TraceLinkRow, _LINK_COLUMNS, _link_rows(verdicts))
+
+
+@dataclass
+class Recheck:
+    """What an incremental re-check judged (verdicts of the affected tickets, recorded) and
+    which tickets' rows it dropped because they are gone from the store."""
+
+    verdicts: list[Verdict]
+    dropped: list[TicketId]
+
+
+def _with_descendants(session: Session, changed: Iterable[TicketId]) -> set[TicketId]:
+    """`changed` plus every stored descendant, one indexed query per level and source.
+    Keys of gone or never-synced tickets are kept: their children must be judged again."""
+    affected = set(changed)
+    frontier = set(affected)
+    while frontier:
+        by_source: dict[str, list[str]] = {}
+        for source, key in frontier:
+            by_source.setdefault(source, []).append(key)
+        frontier = set()
+        for source, keys in by_source.items():
+            for child in children_of(session, source, keys):
+                ident = (child.source, child.key)
+                if ident not in affected:
+                    affected.add(ident)
+                    frontier.add(ident)
+    return affected
+
+
+def _with_ancestors(session: Session, tickets: list[Ticket]) -> list[Ticket]:
+    """`tickets` plus their stored ancestors, so inheritance resolves as in a full check."""
+    loaded = {(t.source, t.key): t for t in tickets}
+    wanted = {(t.source, t.parent_key) for t in tickets if t.parent_key} - loaded.keys()
+    while wanted:
+        found = tickets_by_id(session, wanted)
+        for ticket in found:
+            loaded[(ticket.source, ticket.key)] = ticket
+        wanted = {(t.source, t.parent_key) for t in found if t.parent_key} - loaded.keys()
+    return list(loaded.values())
+
+
+def _rejudge(
+    session: Session,
+    rules: MappingRules,
+    today: date,
+    affected: set[TicketId],
+    now: datetime | None,
+) -> Recheck:
+    tickets = tickets_by_id(session, affected)
+    context = _with_ancestors(session, tickets)
+    index = MapIndex(load_model(session))
+    verdicts = [v for v in judge(context, index, rules, today) if (v.source, v.key) in affected]
+    judged = {(v.source, v.key) for v in verdicts}
+    dropped = sorted(affected - judged)
+    _delete_rows(session, dropped)
+    record_verdicts(session, verdicts, now or datetime.now(UTC), replace_all=False)
+    return Recheck(verdicts, dropped)
+
+
+def recheck(
+    session: Session,
+    rules: MappingRules,
+    today: date,
+    changed_keys: Iterable[TicketId],
+    *,
+    now: datetime | None = None,
+) -> Recheck:
+    """Judge again the tickets a sync touched (`changed_keys`, gone ones included) and all
+    their descendants, and replace their verdict rows; every other row is left untouched.
+
+    Equal to a full check for those tickets, except that `no-capability` suggestions quoting
+    per-project usage may lag until the next full check (see `bmmsync.trace.incremental`).
+    """
+    return _rejudge(session, rules, today, _with_descendants(session, changed_keys), now)
+
+
+def recheck_map(
+    session: Session,
+    rules: MappingRules,
+    today: date,
+    before: Model,
+    *,
+    now: datetime | None = None,
+) -> Recheck:
+    """After the stored map changed from `before`: judge again the tickets linked to a
+    capability whose chain or lookup changed, and, when ids/aliases/names moved, those with
+    an unknown capability (a label may name something now). Uses the stored trace links, so
+    it must follow a full check or recheck on the old map."""
+    old, new = MapIndex(before), MapIndex(load_model(session))
+    changed = sorted(changed_capabilities(old, new, today))
+    affected: set[TicketId] = set()
+    for start in range(0, len(changed), BATCH_ROWS):
+        query = select(TraceLinkRow.source, TraceLinkRow.key).where(
+            TraceLinkRow.capability.in_(changed[start : start + BATCH_ROWS])
+        )
+        affected.update((source, key) for source, key in session.execute(query))
+    if lookup_keys_changed(old, new):
+        query = select(VerdictRow.source, VerdictRow.key).where(
+            VerdictRow.in_scope, cast_(VerdictRow.findings, Text).like('%"unknown-capability"%')
+        )
+        affected.update((source, key) for source, key in session.execute(query))
+    return _rejudge(session, rules, today, _with_descendants(session, affected), now)
 
 
 def summarise(judgement: Judgement) -> dict[str, Any]:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -143,6 +144,27 @@ _STAMPS = frozenset({"created", "updated"})
 _STREAM_ROWS = 20_000
 
 
+def _compile_ticket_factory() -> Callable[..., Ticket]:
+    """A `Ticket(...)` equivalent (positional, all fields) that fills the slots directly.
+
+    A frozen dataclass sets each field through `object.__setattr__`; for 16 fields that is
+    several microseconds per ticket, seconds per million. The generated function produces
+    an equal object at about half the cost, and follows the class's own field list.
+    """
+    names = [f.name for f in dataclass_fields(Ticket)]
+    scope: dict[str, Any] = {"_new": object.__new__, "_cls": Ticket}
+    for i, name in enumerate(names):
+        scope[f"_set{i}"] = getattr(Ticket, name).__set__
+    params = ", ".join(f"a{i}" for i in range(len(names)))
+    body = "".join(f"    _set{i}(t, a{i})\n" for i in range(len(names)))
+    exec(f"def new_ticket({params}):\n    t = _new(_cls)\n{body}    return t\n", scope)
+    return scope["new_ticket"]  # type: ignore[no-any-return]
+
+
+_new_ticket = _compile_ticket_factory()
+assert [f.name for f in dataclass_fields(Ticket)] == list(_READ_COLUMNS), "read order != Ticket"
+
+
 class _TicketReader:
     """Builds `Ticket`s from Core row tuples. One per read: its caches live as long as it.
 
@@ -199,6 +221,7 @@ class _TicketReader:
 
     def tickets(self, rows: Iterable[Sequence[Any]]) -> Iterator[Ticket]:
         intern = sys.intern
+        new_ticket = _new_ticket
         labels_of = self._decode_labels
         fields_of = self._decode_fields
         stamp = self._decode_stamp
@@ -220,7 +243,7 @@ class _TicketReader:
             closed,
             is_pull_request,
         ) in rows:
-            yield Ticket(
+            yield new_ticket(
                 intern(source),
                 key,
                 title,
@@ -245,7 +268,8 @@ def _read(session: Session, where: Sequence[Any], *, stream: bool) -> Iterator[T
     query = select(*reader.columns).where(*where)
     if stream:
         query = query.execution_options(yield_per=_STREAM_ROWS)
-    yield from reader.tickets(session.execute(query).tuples())
+    # Through the Core connection: the ORM session would wrap each row in its loading layer.
+    yield from reader.tickets(session.connection().execute(query))
 
 
 def iter_tickets(
