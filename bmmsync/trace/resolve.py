@@ -87,6 +87,15 @@ class Resolution:
 _EMPTY = OwnRefs()
 
 
+def _text_labels(labels: object) -> tuple[str, ...]:
+    """The text labels of a label collection that may hold anything (never raises)."""
+    if isinstance(labels, str):
+        return (labels,)
+    if not isinstance(labels, tuple | list | set | frozenset):
+        return ()
+    return tuple(label for label in labels if isinstance(label, str))
+
+
 def field_texts(value: Any) -> tuple[list[str], list[str]]:
     """Readable texts in a capability field value, and descriptions of unreadable parts.
 
@@ -166,20 +175,25 @@ class Resolver:
         value = None
         if field_name is not None and fields:
             value = fields.get(field_name) if isinstance(fields, dict) else None
+        labels = ticket.labels
         if value is None:
-            labels = ticket.labels
-            cached = self._by_labels.get(labels)
+            try:
+                cached = self._by_labels.get(labels)
+            except TypeError:  # a connector bug put a non-text label in: keep the text ones
+                labels = _text_labels(labels)
+                cached = self._by_labels.get(labels)
             if cached is None:
                 cached = self._compute_own(labels, None)
                 self._by_labels[labels] = cached
             return cached
         cached = self._own.get(ticket.key)
         if cached is None:
-            cached = self._compute_own(ticket.labels, value)
+            cached = self._compute_own(labels, value)
             self._own[ticket.key] = cached
         return cached
 
     def _compute_own(self, labels: tuple[str, ...], value: Any) -> OwnRefs:
+        labels = _text_labels(labels)
         known: list[CapabilityRef] = []
         unknown: list[CapabilityRef] = []
         exempt = False

@@ -374,3 +374,27 @@ def test_reason_table_covers_every_code() -> None:
     assert "map-capability-without-decision" not in [
         c for c, _, _ in reason_table(include_map=False)
     ]
+
+
+BAD_LABELS: list[tuple[str, Any, tuple[str, ...]]] = [
+    ("dict-label", ("cap:portal", {"name": "x"}), ()),
+    ("none-label", (None, "cap:portal"), ()),
+    ("int-label", (42,), ("no-capability",)),
+    ("list-instead-of-tuple", ["cap:portal"], ()),
+    ("labels-none", None, ("no-capability",)),
+    ("empty-label", ("", "   "), ("no-capability",)),
+    ("only-prefix", ("cap:",), ("no-capability",)),
+]
+
+
+@pytest.mark.parametrize(("name", "labels", "reasons"), BAD_LABELS, ids=[c[0] for c in BAD_LABELS])
+def test_bad_labels_never_crash(name: str, labels: Any, reasons: tuple[str, ...]) -> None:
+    bad = Ticket(source="jira", key="ACME-1", title="x", labels=labels)
+    assert one(bad).reasons == reasons
+
+
+def test_bad_fields_container_never_crashes() -> None:
+    rules = MappingRules(capability_field="Capability")
+    for fields in (None, [], "text", {"Capability": {"value": None}}):
+        bad = Ticket(source="jira", key="ACME-1", title="x", fields=fields)  # type: ignore[arg-type]
+        assert one(bad, rules).in_scope
