@@ -71,6 +71,7 @@ class MapIndex:
         self.conflicts: tuple[KeyConflict, ...] = self._build_lookup(model.capabilities)
         self._close_cache: dict[str, tuple[str, ...]] = {}
         self._bigrams: dict[str, frozenset[str]] | None = None
+        self._successors: dict[str, tuple[str, ...]] = {}
 
     def _build_lookup(self, capabilities: tuple[Capability, ...]) -> tuple[KeyConflict, ...]:
         claims: dict[str, list[tuple[int, str, str]]] = defaultdict(list)
@@ -133,6 +134,9 @@ class MapIndex:
 
         Those that carry its id as an alias (a successor), its parent, and its children.
         """
+        cached = self._successors.get(capability_id)
+        if cached is not None:
+            return cached
         found: list[str] = []
         key = normalise_key(capability_id)
         for capability in sorted(self.capabilities.values(), key=lambda c: c.id):
@@ -148,4 +152,6 @@ class MapIndex:
         for child in self.child_capabilities.get(capability_id, ()):
             if self.capabilities[child].status is Status.ACTIVE:
                 found.append(child)
-        return tuple(dict.fromkeys(found))
+        result = tuple(dict.fromkeys(found))
+        self._successors[capability_id] = result
+        return result
