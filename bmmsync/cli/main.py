@@ -17,8 +17,10 @@ from bmmsync import __version__
 from bmmsync.cli.config_cmd import config_app
 from bmmsync.cli.context import AppContext
 from bmmsync.cli.db import db_app
+from bmmsync.cli.flag_cmds import apply, audit, plan, review
 from bmmsync.cli.model_cmd import model_app
 from bmmsync.cli.sandbox import sandbox_app
+from bmmsync.cli.service_cmds import run, status
 from bmmsync.cli.sync import sync_command
 from bmmsync.cli.trace_cmds import check
 from bmmsync.errors import BmmsyncError, ConfigError
@@ -40,6 +42,12 @@ app.add_typer(model_app, name="model")
 app.add_typer(sandbox_app, name="sandbox")
 app.command("sync")(sync_command)
 app.command("check")(check)
+app.command("plan")(plan)
+app.command("apply")(apply)
+app.command("audit")(audit)
+app.command("review")(review)
+app.command("run")(run)
+app.command("status")(status)
 
 log = logging.getLogger("bmmsync")
 

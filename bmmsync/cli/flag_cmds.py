@@ -1,0 +1,245 @@
+"""`bmmsync plan`, `apply`, `audit` and `review`: the flagging bot and the sprint review.
+
+`plan` and `apply` share `flagging.prepare()`; `plan` simply does not execute. Both work on
+the store as it is: run `bmmsync sync` first (the service does sync -> check -> plan -> apply).
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from bmmsync.checking import judge_store
+from bmmsync.cli.context import Format, app_context
+from bmmsync.cli.output import print_json
+from bmmsync.config import parse_duration
+from bmmsync.errors import ConfigError
+from bmmsync.flagging import execute, prepare
+from bmmsync.store.audit_repo import list_audit
+from bmmsync.store.flag_repo import load_flags
+
+
+def plan(
+    ctx: typer.Context,
+    fmt: Format = typer.Option(Format.TABLE, "--format", help="table or json."),
+) -> None:
+    """Print exactly the writes `bmmsync apply` would make now, in order (a dry run)."""
+    app = app_context(ctx)
+    prepared = prepare(app.config(), app.store())
+    p = prepared.plan
+    if fmt is Format.JSON:
+        print_json(
+            {
+                "writes": [w.to_json() for w in p.writes],
+                "deferred": [w.to_json() for w in p.deferred],
+                "stats": p.stats.to_json(),
+            }
+        )
+        return
+    table = Table("#", "source", "key", "write", "why", box=None)
+    for n, write in enumerate(p.writes, 1):
+        table.add_row(str(n), write.source, write.key, write.summary(), write.reason)
+    app.console.print(table)
+    s = p.stats
+    print(
+        f"{s.scheduled} write(s) planned, {s.deferred} deferred to the next run "
+        f"(budget {s.budget}); {s.broken} broken, {s.restored} restored"
+    )
+
+
+def apply(
+    ctx: typer.Context,
+    fmt: Format = typer.Option(Format.TABLE, "--format", help="table or json."),
+) -> None:
+    """Make the planned writes (label, one comment per ticket, restorations, escalations).
+
+    Every write is in the audit log. Exit 1 if some write failed (the rest were made)."""
+    app = app_context(ctx)
+    config = app.config()
+    stats = execute(prepare(config, app.store()), app.store(), label=config.flagging.label)
+    if fmt is Format.JSON:
+        print_json(stats.as_dict())
+    else:
+        print(stats.summary_line())
+        for error in stats.errors:
+            print(f"  failed: {error}")
+    raise typer.Exit(1 if stats.failed else 0)
+
+
+def audit(
+    ctx: typer.Context,
+    key: str | None = typer.Option(None, "--key", help="Only this ticket."),
+    source: str | None = typer.Option(None, "--source", help="Only this source."),
+    limit: int = typer.Option(200, "--limit", min=1, help="Newest N entries."),
+    fmt: Format = typer.Option(Format.TABLE, "--format", help="table or json."),
+) -> None:
+    """Every tracker write the bot made or tried: time, source, key, action, result."""
+    app = app_context(ctx)
+    with app.store().session() as session:
+        rows: list[dict[str, Any]] = [
+            {
+                "at": r.at,
+                "run_id": r.run_id,
+                "source": r.source,
+                "key": r.key,
+                "action": r.action,
+                "status": r.status,
+                "result": r.result,
+                "response_id": r.response_id,
+            }
+            for r in list_audit(session, key=key, source=source, limit=limit)
+        ]
+    if fmt is Format.JSON:
+        print_json(rows)
+        return
+    table = Table("at", "run", "source", "key", "action", "status", "result", "id", box=None)
+    for r in rows:
+        cells = [r[c] or "" for c in ("run_id", "source", "key", "action", "status", "result")]
+        table.add_row(f"{r['at']:%Y-%m-%d %H:%M:%S}", *map(str, cells), str(r["response_id"] or ""))
+    app.console.print(table)
+
+
+class ReviewFormat(StrEnum):
+    TABLE = "table"
+    MARKDOWN = "markdown"
+    CSV = "csv"
+    JSON = "json"
+
+
+REVIEW_FIELDS = (
+    "source",
+    "key",
+    "url",
+    "title",
+    "project",
+    "assignee",
+    "reason",
+    "detail",
+    "suggestion",
+    "flagged_since",
+    "age_days",
+)
+
+
+def review(
+    ctx: typer.Context,
+    source: str | None = typer.Option(None, "--source", help="Only this source."),
+    project: str | None = typer.Option(None, "--project", help="Only this project/repo."),
+    reason: str | None = typer.Option(None, "--reason", help="Only this reason code."),
+    older_than: str | None = typer.Option(
+        None, "--older-than", help="Only items flagged for at least this long (e.g. 7d)."
+    ),
+    fmt: ReviewFormat = typer.Option(
+        ReviewFormat.TABLE, "--format", help="table, markdown, csv or json."
+    ),
+) -> None:
+    """Broken-trace items for sprint planning, grouped by reason, oldest first.
+
+    `flagged_since` is when the bot flagged the item (empty if not flagged yet)."""
+    app = app_context(ctx)
+    config = app.config()
+    now = datetime.now(UTC)
+    try:
+        min_age = parse_duration(older_than) if older_than else None
+    except (ValueError, TypeError) as exc:
+        raise ConfigError([f"--older-than: {exc}"]) from exc
+    with app.store().session() as session:
+        judgement = judge_store(session, config.mapping.to_rules(), now.date())
+        flags = load_flags(session)
+    records: list[dict[str, Any]] = []
+    for verdict, ticket in zip(judgement.verdicts, judgement.tickets, strict=True):
+        primary = verdict.primary
+        if not verdict.in_scope or verdict.traced or primary is None:
+            continue
+        flag = flags.get((verdict.source, verdict.key))
+        since = flag.flagged_at if flag is not None and flag.cleared_at is None else None
+        age = (now - since).days if since else None
+        if (
+            (source and verdict.source != source)
+            or (project and ticket.project != project)
+            or (reason and primary.reason != reason)
+            or (min_age is not None and (since is None or now - since < min_age))
+        ):
+            continue
+        records.append(
+            {
+                "source": verdict.source,
+                "key": verdict.key,
+                "url": ticket.url,
+                "title": ticket.title,
+                "project": ticket.project,
+                "assignee": ticket.assignee,
+                "reason": primary.reason,
+                "detail": primary.detail,
+                "suggestion": primary.suggestion,
+                "flagged_since": since,
+                "age_days": age,
+            }
+        )
+    records.sort(key=lambda r: (r["reason"], -(r["age_days"] or -1), r["source"], r["key"]))
+    if fmt is ReviewFormat.JSON:
+        print_json(records)
+    elif fmt is ReviewFormat.CSV:
+        writer = csv.DictWriter(sys.stdout, fieldnames=REVIEW_FIELDS, lineterminator="\n")
+        writer.writeheader()
+        for r in records:
+            since = r["flagged_since"]
+            writer.writerow(r | {"flagged_since": since.isoformat() if since else ""})
+    elif fmt is ReviewFormat.MARKDOWN:
+        print(review_markdown(records, now))
+    else:
+        for group, items in _grouped(records):
+            table = Table(
+                "key", "title", "age", "assignee", "suggestion", title=f"{group} ({len(items)})"
+            )
+            for r in items:
+                table.add_row(
+                    r["key"],
+                    r["title"],
+                    _age(r["age_days"]),
+                    r["assignee"] or "",
+                    r["suggestion"],
+                )
+            app.console.print(table)
+        print(f"{len(records)} item(s) with a broken trace")
+
+
+def _grouped(records: list[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for r in records:
+        groups.setdefault(r["reason"], []).append(r)
+    return list(groups.items())
+
+
+def _age(days: int | None) -> str:
+    return "not flagged yet" if days is None else f"{days}d"
+
+
+def _md(text: object) -> str:
+    """A table cell: ticket text cannot break the table, inject HTML or mention anyone."""
+    value = str(text or "").replace("\n", " ")
+    for ch in "\\`*_[]<>|#~!":
+        value = value.replace(ch, "\\" + ch)
+    return value.replace("@", "@\u200d")
+
+
+def review_markdown(records: list[dict[str, Any]], now: datetime) -> str:
+    """Ready to paste into a planning page: one section per reason."""
+    lines = [f"# Broken trace links ({len(records)}), {now:%Y-%m-%d}", ""]
+    for group, items in _grouped(records):
+        lines += [f"## `{group}` ({len(items)})", ""]
+        lines += ["| Item | Title | Flagged | Assignee | How to fix |", "|---|---|---|---|---|"]
+        for r in items:
+            item = f"[{_md(r['key'])}]({r['url']})" if r["url"] else _md(r["key"])
+            lines.append(
+                f"| {item} | {_md(r['title'])} | {_age(r['age_days'])} | "
+                f"{_md(r['assignee'])} | {_md(r['suggestion'])} |"
+            )
+        lines.append("")
+    return "\n".join(lines)

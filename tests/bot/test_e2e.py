@@ -1,0 +1,230 @@
+"""The bot against the sandbox trackers, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bmmsync.errors import SourceError
+from bmmsync.flagging import MARKER, execute, prepare
+from bmmsync.sandbox.pytest_plugin import SandboxControl
+from bmmsync.sandbox.server import SandboxServer
+from bmmsync.store.audit_repo import list_audit
+from bmmsync.store.database import Store
+from connectors.base import marker_tag
+from connectors.registry import connector_for
+from tests.bot.helpers import apply, bot_config, plan, sync
+from tests.sync.helpers import clear_log, requests_log
+
+TAG = marker_tag(MARKER)
+
+
+def gh_issue(server: SandboxServer, key: str) -> Any:
+    repo, _, number = key.partition("#")
+    return server.state.gh_issue(repo, int(number))
+
+
+def gh_comments(server: SandboxServer, key: str) -> list[Any]:
+    return [c for c in server.state.gh_issue_comments(gh_issue(server, key)) if TAG in c.body]
+
+
+def writes_in_log(server: SandboxServer) -> list[tuple[str, str]]:
+    """Issue-level writes the trackers received (label creation in a repo excluded)."""
+    return [
+        (r["method"], r["path"])
+        for r in requests_log(server)
+        if r["method"] != "GET"
+        and not r["path"].startswith("/_sandbox")
+        and r["route"] != "/github/repos/{owner}/{repo}/labels"
+    ]
+
+
+def test_demo_apply_flags_every_broken_ticket_once_and_second_run_is_a_no_op(
+    sandbox: SandboxServer, store: Store
+) -> None:
+    config = bot_config(sandbox, max_writes_per_run=1000)
+    sync(config, store)
+    broken = {s.key: s for s in plan(config, store).seen if s.broken}
+
+    stats = apply(config, store)
+
+    assert (stats.done, stats.failed, stats.deferred) == (2 * len(broken), 0, 0)
+    for repo in sandbox.state.data.repos.values():
+        for issue in repo.issues.values():
+            flagged = "trace-broken" in issue.labels
+            assert flagged == (issue.key in broken), issue.key
+            assert len(gh_comments(sandbox, issue.key)) == (1 if flagged else 0), issue.key
+    for key, issue in sandbox.state.data.jira_issues.items():
+        assert ("trace-broken" in issue.labels) == (key in broken), key
+
+    clear_log(sandbox)
+    again = apply(config, store)
+    assert (again.planned, again.done) == (0, 0)
+    sync(config, store)  # the bot's own writes are not activity: still nothing to do
+    after_sync = plan(config, store)
+    assert after_sync.writes == (), [
+        (w.key, w.action.value, w.detail, w.body) for w in after_sync.writes
+    ]
+    assert writes_in_log(sandbox) == []
+
+
+def test_plan_is_exactly_what_apply_does(sandbox: SandboxServer, store: Store) -> None:
+    config = bot_config(sandbox, max_writes_per_run=20)
+    sync(config, store)
+    planned = plan(config, store)
+    clear_log(sandbox)
+
+    stats = apply(config, store, run_id="r1")
+
+    assert stats.done == len(planned.writes) == 20
+    assert len(writes_in_log(sandbox)) == len(planned.writes)
+    with store.session() as session:
+        audited = [
+            (r.source, r.key, r.action)
+            for r in reversed(list_audit(session))
+            if r.action != "ensure-label"
+        ]
+    assert audited == [(w.source, w.key, w.action.value) for w in planned.writes]
+
+
+def test_fix_restores_and_a_new_break_edits_the_same_comment(
+    sandbox: SandboxServer, sandbox_control: SandboxControl, store: Store
+) -> None:
+    config = bot_config(sandbox, max_writes_per_run=1000)
+    sync(config, store)
+    key = next(s.key for s in plan(config, store).seen if s.broken and "#" in s.key)
+    apply(config, store)
+    (comment,) = gh_comments(sandbox, key)
+    repo, _, number = key.partition("#")
+    labels = list(gh_issue(sandbox, key).labels)
+
+    sandbox_control.github_change(repo, int(number), labels=[*labels, "cap:self-service-portal"])
+    sync(config, store)
+    stats = apply(config, store)
+
+    assert stats.by_action == {"remove-label": 1, "restore-comment": 1}
+    assert "trace-broken" not in gh_issue(sandbox, key).labels
+    (restored,) = gh_comments(sandbox, key)
+    assert restored.id == comment.id and "Trace restored" in restored.body
+
+    sandbox_control.github_change(
+        repo, int(number), labels=[x for x in labels if x != "trace-broken"]
+    )
+    sync(config, store)
+    stats = apply(config, store)
+
+    assert stats.by_action == {"add-label": 1, "edit-comment": 1}
+    assert "trace-broken" in gh_issue(sandbox, key).labels
+    (broken_again,) = gh_comments(sandbox, key)
+    assert broken_again.id == comment.id and "Broken trace" in broken_again.body
+    assert apply(config, store).planned == 0
+
+
+def test_budget_of_3_with_10_findings(sandbox: SandboxServer, store: Store) -> None:
+    config = bot_config(sandbox, max_writes_per_run=3, comment=False)
+    config = config.model_copy(
+        update={
+            "sources": [config.sources[0].model_copy(update={"orgs": [], "repos": ["acme/web"]})]
+        }
+    )
+    sync(config, store)
+
+    first = apply(config, store)
+
+    assert (first.planned, first.done, first.deferred) == (10, 3, 7)
+    runs = [first] + [apply(config, store) for _ in range(3)]
+    assert [r.done for r in runs] == [3, 3, 3, 1]
+    assert runs[-1].deferred == 0
+    assert apply(config, store).planned == 0
+
+
+class Crash(BaseException):
+    """The process dies (not an error the executor may catch)."""
+
+
+class CrashAfterComment:
+    """A connector wrapper: the comment is posted, then the process dies before recording."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def create_comment(self, *args: Any, **kwargs: Any) -> Any:
+        self.inner.create_comment(*args, **kwargs)
+        raise Crash
+
+
+def test_crash_after_comment_posted_rerun_leaves_one_comment(
+    sandbox: SandboxServer, store: Store
+) -> None:
+    config = bot_config(sandbox, max_writes_per_run=1000)
+    sync(config, store)
+    crashing = prepare(config, store, factory=lambda s, o: CrashAfterComment(connector_for(s, o)))
+    first = crashing.plan.writes[1]
+    assert first.action.value == "create-comment"
+
+    with pytest.raises(Crash):
+        execute(crashing, store, label="trace-broken", run_id="crashed")
+    stats = apply(config, store, run_id="rerun")
+
+    assert stats.failed == 0
+    broken = [s.key for s in crashing.plan.seen if s.broken and "#" in s.key]
+    for key in broken:
+        assert len(gh_comments(sandbox, key)) == 1, key
+    with store.session() as session:
+        rows = list_audit(session, key=first.key)
+    assert {(r.run_id, r.status) for r in rows if r.action == "create-comment"} == {
+        ("crashed", "interrupted"),
+        ("rerun", "done"),
+    }
+    assert next(r for r in rows if r.run_id == "rerun" and r.action == "create-comment").result == (
+        "edited comment found by its marker"
+    )
+
+
+class Refuses:
+    """A connector wrapper: the tracker refuses (403) every write on one ticket."""
+
+    def __init__(self, inner: Any, key: str) -> None:
+        self.inner, self.key = inner, key
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self.inner, name)
+        if name in ("add_label", "create_comment"):
+
+            def refused(key: str, *args: Any, **kwargs: Any) -> Any:
+                if key == self.key:
+                    raise SourceError(self.inner.name, "403 Forbidden: resource not accessible")
+                return attr(key, *args, **kwargs)
+
+            return refused
+        return attr
+
+
+def test_refused_and_deleted_tickets_are_audited_and_the_rest_goes_on(
+    sandbox: SandboxServer, sandbox_control: SandboxControl, store: Store
+) -> None:
+    config = bot_config(sandbox, max_writes_per_run=1000)
+    sync(config, store)
+    keys = [s.key for s in plan(config, store).seen if s.broken]
+    refused = next(k for k in keys if "#" in k)
+    deleted = next(k for k in keys if "-" in k)
+    prepared = prepare(config, store, factory=lambda s, o: Refuses(connector_for(s, o), refused))
+    sandbox_control.jira_delete(deleted)
+
+    stats = execute(prepared, store, label="trace-broken")
+
+    assert stats.failed == 4  # label + comment on each of the two
+    assert stats.done == len(prepared.plan.writes) - 4
+    assert any(refused in e and "403" in e for e in stats.errors)
+    with store.session() as session:
+        assert {r.status for r in list_audit(session, key=refused)} == {"failed"}
+        assert {r.status for r in list_audit(session, key=deleted)} == {"failed"}
+
+    sync(config, store, full=True)  # a full sync marks the deleted ticket gone
+    retry = apply(config, store)
+    assert retry.failed == 0 and set(retry.by_action) == {"add-label", "create-comment"}
+    assert len(gh_comments(sandbox, refused)) == 1
