@@ -289,23 +289,41 @@ class Judge:
         self._unknown[memo_key] = problem
         return problem
 
+    def _examples(self, ticket: Ticket) -> tuple[list[str], bool]:
+        """Up to 3 capabilities to suggest: the most used in the ticket's project (by the
+        tickets judged in this run; ties by id), else the map's first active ones. The
+        flag says whether they come from the project."""
+        usage = self._usage.get((ticket.source, ticket.project))
+        if usage:
+            ranked = sorted(usage.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
+            return [cid for cid, _ in ranked], True
+        return self.index.active_capability_ids()[:3], False
+
+    def parent_missing_problem(self, ticket: Ticket, missing: str) -> _Problem:
+        examples, _ = self._examples(ticket)
+        example = f" (e.g. `{self.label(examples[0])}`)" if examples else ""
+        detail = f"Parent `{missing}` was never synced, so no capability can be inherited."
+        suggestion = (
+            f"Label this ticket itself{example}, or make sure bmmsync syncs the project "
+            f"of `{missing}` (or fix the parent link)."
+        )
+        return _Problem(Reason.PARENT_MISSING, Severity.ERROR, detail, suggestion)
+
     def no_capability_problem(self, ticket: Ticket, walked_to: str) -> _Problem:
         has_parent = walked_to != ticket.key
         memo_key = (ticket.source, ticket.project, has_parent)
         cached = self._no_capability.get(memo_key)
         if cached is not None:
             return cached
-        usage = self._usage.get((ticket.source, ticket.project))
-        if usage:
-            examples = [c for c, _ in sorted(usage.items(), key=lambda kv: (-kv[1], kv[0]))[:3]]
-        else:
-            examples = self.index.active_capability_ids()[:3]
+        examples, from_project = self._examples(ticket)
         rules = self.rules
         parts = []
         if examples:
             parts.append(f"Add a label such as `{self.label(examples[0])}`")
             if len(examples) > 1:
-                where = f"used in {ticket.project}" if usage and ticket.project else "in the map"
+                where = (
+                    f"used in {ticket.project}" if from_project and ticket.project else "in the map"
+                )
                 parts[-1] += f" (others {where}: {self.labels(examples[1:])})"
         else:
             parts.append("Add a capability label")
@@ -330,13 +348,7 @@ class Judge:
         if kind is ResolutionKind.NONE:
             return [self.no_capability_problem(ticket, resolution.source_key)]
         if kind is ResolutionKind.PARENT_MISSING:
-            missing = resolution.source_key
-            detail = f"Parent `{missing}` was never synced, so no capability can be inherited."
-            suggestion = (
-                f"Label this ticket itself (e.g. `{self.label('<capability>')}`), "
-                f"or make sure bmmsync syncs the project of `{missing}`."
-            )
-            return [_Problem(Reason.PARENT_MISSING, Severity.ERROR, detail, suggestion)]
+            return [self.parent_missing_problem(ticket, resolution.source_key)]
         if kind is ResolutionKind.PARENT_CYCLE:
             loop = " -> ".join(resolution.cycle)
             detail = f"Parent links form a loop: {loop}."
@@ -382,12 +394,13 @@ class Judge:
         usage = self._usage
         chains_of = self.chains_of
         none_kind = ResolutionKind.NONE
+        missing_kind = ResolutionKind.PARENT_MISSING
         inherited_kind = ResolutionKind.INHERITED
         exempt_kind = ResolutionKind.EXEMPT_ANCESTOR
         closed_states = _CLOSED_STATES
         verdicts: list[Verdict] = []
         append = verdicts.append
-        unlinked: list[tuple[int, Ticket, str]] = []
+        unlinked: list[tuple[int, Ticket, str, ResolutionKind]] = []
         last_source = None
         resolver: Resolver | None = None
         for ticket in tickets:
@@ -428,7 +441,7 @@ class Judge:
                 if own.unknown:
                     problems = [self.unknown_problem(ref, key, key) for ref in own.unknown]
             elif not inherit or not ticket.parent_key:
-                unlinked.append((len(verdicts), ticket, key))
+                unlinked.append((len(verdicts), ticket, key, none_kind))
                 append(
                     Verdict(
                         key, source, ticket.project, True, None, (), (), (), ticket.story_points
@@ -453,8 +466,9 @@ class Judge:
                         )
                     )
                     continue
-                if kind is none_kind:
-                    unlinked.append((len(verdicts), ticket, resolution.source_key))
+                if kind is none_kind or kind is missing_kind:
+                    # Deferred: the suggestion quotes the project's usage, known at the end.
+                    unlinked.append((len(verdicts), ticket, resolution.source_key, kind))
                     append(
                         Verdict(
                             key, source, ticket.project, True, None, (), (), (), ticket.story_points
@@ -495,8 +509,11 @@ class Judge:
                     ticket.story_points,
                 )
             )
-        for position, ticket, walked_to in unlinked:
-            problem = self.no_capability_problem(ticket, walked_to)
+        for position, ticket, walked_to, kind in unlinked:
+            if kind is missing_kind:
+                problem = self.parent_missing_problem(ticket, walked_to)
+            else:
+                problem = self.no_capability_problem(ticket, walked_to)
             verdicts[position] = replace(
                 verdicts[position], findings=(problem.for_ticket(ticket.key, ticket.source),)
             )

@@ -398,3 +398,9 @@ def test_bad_fields_container_never_crashes() -> None:
     for fields in (None, [], "text", {"Capability": {"value": None}}):
         bad = Ticket(source="jira", key="ACME-1", title="x", fields=fields)  # type: ignore[arg-type]
         assert one(bad, rules).in_scope
+
+
+def test_parent_missing_suggests_a_capability_of_the_project() -> None:
+    verdicts = run([ticket("ACME-1", parent="ACME-404"), ticket("ACME-2", "cap:export")])
+    suggestion = verdicts["ACME-1"].findings[0].suggestion
+    assert "`cap:data-export`" in suggestion and "`ACME-404`" in suggestion
