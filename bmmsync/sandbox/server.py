@@ -7,6 +7,7 @@ which avoids the race of "find a free port, then bind it".
 from __future__ import annotations
 
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -93,16 +94,20 @@ class SandboxServer:
         return self
 
     def serve_forever(self) -> None:
-        """Run in the calling thread until SIGINT/SIGTERM (uvicorn installs the handlers)."""
-        if self.state_file is not None:
-            self._saver = threading.Thread(
-                target=self._save_loop, name="sandbox-saver", daemon=True
-            )
-            self._saver.start()
+        """Serve until SIGINT/SIGTERM, then stop cleanly (and save the state file).
+
+        uvicorn runs in its thread as in tests; the signals land here, in the main thread,
+        so the shutdown path (and the final save) always runs.
+        """
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        self.start()
         try:
-            self._server.run(sockets=[self._socket])
+            while not stop.wait(0.5):
+                pass
         finally:
-            self._finish()
+            self.stop()
 
     def stop(self) -> None:
         self._server.should_exit = True
