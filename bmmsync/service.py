@@ -26,6 +26,7 @@ from bmmsync.config import Config
 from bmmsync.errors import BmmsyncError
 from bmmsync.store.database import Store
 from bmmsync.store.lease import release, try_acquire
+from bmmsync.store.map_repo import sync_model
 from bmmsync.store.models import RunRow
 from bmmsync.store.upsert import bulk_upsert
 from bmmsync.sync import sync_sources
@@ -167,6 +168,10 @@ def run_once(
         return report
     _save_run(store, report, holder)
     try:
+        with store.session() as session:
+            changes = sync_model(session, config.load_model(), report.started_at)
+        if not changes.unchanged:
+            log.info("model changed: %s", changes.as_dict())
         sync_report = sync_sources(config, store, full=full, sleep=sleep)
         report.sync = sync_report.as_dict()
         report.errors += [f"source {s.name}: {s.error}" for s in sync_report.sources if not s.ok]

@@ -34,7 +34,7 @@ def sync(
     with app.store().session() as session:
         report = sync_model(session, model, datetime.now(UTC))
     if fmt is Format.JSON:
-        print_json({"added": report.added, "changed": report.changed, "retired": report.retired})
+        print_json(report.as_dict())
         return
     if report.unchanged:
         print("model unchanged")

@@ -45,6 +45,9 @@ class ModelSyncReport:
     changed: dict[str, list[str]] = field(default_factory=dict)
     retired: dict[str, list[str]] = field(default_factory=dict)
 
+    def as_dict(self) -> dict[str, dict[str, list[str]]]:
+        return {"added": self.added, "changed": self.changed, "retired": self.retired}
+
     @property
     def unchanged(self) -> bool:
         return not any((*self.added.values(), *self.changed.values(), *self.retired.values()))
