@@ -156,8 +156,6 @@ def main() -> None:
                     break
             except httpx.HTTPError:
                 time.sleep(0.5)
-        state = httpx.get(f"{url}/_sandbox/requests", params={"requests": "false"}).json()
-        del state
         control = httpx.Client(base_url=f"{url}/_sandbox", timeout=60)
         control.post("/config", json={"github_rate_limit": 10_000_000})
         bare_seconds, bare_pages = bare_httpx(url)
