@@ -19,7 +19,7 @@ from datetime import date
 from bmmsync.domain import Finding, Severity, Status, Ticket, TraceLink
 from bmmsync.trace.index import MapIndex
 from bmmsync.trace.reasons import SEVERITY_RANK, Reason
-from bmmsync.trace.resolve import CapabilityRef, Resolution, ResolutionKind, Resolver
+from bmmsync.trace.resolve import CapabilityRef, OwnRefs, Resolution, ResolutionKind, Resolver
 from bmmsync.trace.rules import MappingRules, normalise_text
 
 SCOPE_PULL_REQUEST = "pull-request"
@@ -382,11 +382,14 @@ class Judge:
         self, tickets: Sequence[Ticket], context: Mapping[str, Mapping[str, Ticket]]
     ) -> list[Verdict]:
         """The hot loop: keep it lean (locals, memo lookups, one object per ticket)."""
+        label_memo: dict[tuple[str, ...], OwnRefs] = {}
         resolvers: dict[str, Resolver] = {
-            source: Resolver(self.index, self.rules, keyed) for source, keyed in context.items()
+            source: Resolver(self.index, self.rules, keyed, label_memo)
+            for source, keyed in context.items()
         }
         for source in {ticket.source for ticket in tickets} - resolvers.keys():
-            resolvers[source] = Resolver(self.index, self.rules, {})
+            resolvers[source] = Resolver(self.index, self.rules, {}, label_memo)
+        memo_get = label_memo.get if not self.rules.capability_field else None
         rules = self.rules
         ignore_closed = rules.ignore_closed
         ignored_types = rules.ignored_type_set
@@ -409,7 +412,14 @@ class Judge:
                 resolver = resolvers[source]
                 last_source = source
             assert resolver is not None
-            own = resolver.own_refs(ticket)
+            own = None
+            if memo_get is not None:
+                try:
+                    own = memo_get(ticket.labels)
+                except TypeError:  # unhashable labels: own_refs copes
+                    own = None
+            if own is None:
+                own = resolver.own_refs(ticket)
             key = ticket.key
             reason: str | None = None
             if ticket.is_pull_request:

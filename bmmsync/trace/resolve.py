@@ -131,8 +131,13 @@ class Resolver:
     """Resolves tickets of one source. Not thread-safe; memoises labels, refs and walks."""
 
     def __init__(
-        self, index: MapIndex, rules: MappingRules, tickets_by_key: Mapping[str, Ticket]
+        self,
+        index: MapIndex,
+        rules: MappingRules,
+        tickets_by_key: Mapping[str, Ticket],
+        label_memo: dict[tuple[str, ...], OwnRefs] | None = None,
     ) -> None:
+        """`label_memo` may be shared by resolvers of one index and rule set (judge does)."""
         self.index = index
         self.rules = rules
         self.tickets = tickets_by_key
@@ -140,7 +145,9 @@ class Resolver:
         self._exempt = rules.exempt_set
         self._label_cache: dict[str, tuple[bool, tuple[tuple[str, str | None], ...]]] = {}
         self._field = rules.capability_field or None
-        self._by_labels: dict[tuple[str, ...], OwnRefs] = {}
+        self._by_labels: dict[tuple[str, ...], OwnRefs] = (
+            label_memo if label_memo is not None else {}
+        )
         self._own: dict[str, OwnRefs] = {}
         self._walk: dict[str, _Terminal] = {}
 
