@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.datastructures import QueryParams
@@ -45,7 +45,6 @@ class Call:
     path: dict[str, Any]
     query: QueryParams
     body: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
 
 
 async def read_json_body(request: Request) -> tuple[bool, Any]:
