@@ -27,7 +27,8 @@ SCOPE_CLOSED = "closed"
 SCOPE_IGNORED_TYPE = "ignored-type"
 SCOPE_EXEMPT = "exempt"
 
-_CLOSED_STATES = frozenset({"closed", "Closed", "CLOSED"})
+CLOSED_STATES = frozenset({"closed", "Closed", "CLOSED"})
+"""`Ticket.state` values that mean closed even when a connector left `closed` False."""
 _REASON_ORDER = {reason.value: i for i, reason in enumerate(Reason)}
 
 
@@ -92,19 +93,6 @@ class _Problem:
 
 def _ticks(items: Iterable[str]) -> str:
     return ", ".join(f"`{item}`" for item in items)
-
-
-def scope_reason(ticket: Ticket, rules: MappingRules, exempt: bool) -> str | None:
-    """Why `ticket` is out of scope, or None. `exempt` is the ticket's own exempt label."""
-    if ticket.is_pull_request:
-        return SCOPE_PULL_REQUEST
-    if rules.ignore_closed and (ticket.closed or ticket.state in _CLOSED_STATES):
-        return SCOPE_CLOSED
-    if ticket.type and normalise_text(ticket.type) in rules.ignored_type_set:
-        return SCOPE_IGNORED_TYPE
-    if exempt:
-        return SCOPE_EXEMPT
-    return None
 
 
 @contextmanager
@@ -251,7 +239,7 @@ class Judge:
             problems.append(
                 _Problem(Reason.AMBIGUOUS_CAPABILITY, Severity.ERROR, detail, suggestion)
             )
-        result = (tuple(chains), tuple(problems))
+        result = (tuple(chains), tuple(sorted(set(problems), key=_Problem.sort_key)))
         self._link_sets[capabilities] = result
         return result
 
@@ -400,7 +388,7 @@ class Judge:
         missing_kind = ResolutionKind.PARENT_MISSING
         inherited_kind = ResolutionKind.INHERITED
         exempt_kind = ResolutionKind.EXEMPT_ANCESTOR
-        closed_states = _CLOSED_STATES
+        closed_states = CLOSED_STATES
         verdicts: list[Verdict] = []
         append = verdicts.append
         unlinked: list[tuple[int, Ticket, str, ResolutionKind]] = []

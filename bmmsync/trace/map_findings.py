@@ -11,6 +11,7 @@ from datetime import date
 
 from bmmsync.domain import Finding, Status, Ticket
 from bmmsync.trace.index import MapIndex
+from bmmsync.trace.judge import CLOSED_STATES
 from bmmsync.trace.reasons import SEVERITY_RANK, Reason
 from bmmsync.trace.resolve import Resolver
 from bmmsync.trace.rules import MappingRules
@@ -139,7 +140,7 @@ def capabilities_worked_on(
     for keyed in by_source.values():
         resolver = Resolver(index, rules, keyed)
         for ticket in keyed.values():
-            if ticket.closed or ticket.is_pull_request or ticket.state in ("closed", "Closed"):
+            if ticket.closed or ticket.is_pull_request or ticket.state in CLOSED_STATES:
                 continue
             found.update(resolver.resolve(ticket).capabilities)
     return found
