@@ -10,6 +10,7 @@ ticket data: every oddity ends in a finding.
 from __future__ import annotations
 
 import gc
+import heapq
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -121,6 +122,7 @@ class Judge:
         self._unknown: dict[tuple[str, str, str, str], _Problem] = {}
         self._no_capability: dict[tuple[str, str, bool], _Problem] = {}
         self._usage: dict[tuple[str, str], dict[str, int]] = {}
+        self._examples_cache: dict[tuple[str, str], tuple[list[str], bool]] = {}
 
     # -- labels -------------------------------------------------------------------------
     def label(self, capability_id: str) -> str:
@@ -281,11 +283,17 @@ class Judge:
         """Up to 3 capabilities to suggest: the most used in the ticket's project (by the
         tickets judged in this run; ties by id), else the map's first active ones. The
         flag says whether they come from the project."""
-        usage = self._usage.get((ticket.source, ticket.project))
-        if usage:
-            ranked = sorted(usage.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
-            return [cid for cid, _ in ranked], True
-        return self.index.active_capability_ids()[:3], False
+        project_key = (ticket.source, ticket.project)
+        cached = self._examples_cache.get(project_key)
+        if cached is None:
+            usage = self._usage.get(project_key)
+            if usage:
+                ranked = heapq.nsmallest(3, usage.items(), key=lambda kv: (-kv[1], kv[0]))
+                cached = ([cid for cid, _ in ranked], True)
+            else:
+                cached = (self.index.active_capability_ids()[:3], False)
+            self._examples_cache[project_key] = cached
+        return cached
 
     def parent_missing_problem(self, ticket: Ticket, missing: str) -> _Problem:
         examples, _ = self._examples(ticket)
@@ -382,7 +390,7 @@ class Judge:
         ignore_closed = rules.ignore_closed
         ignored_types = rules.ignored_type_set
         inherit = rules.inherit_from_parent
-        usage = self._usage
+        usage = self._usage = {}  # per run: suggestions quote this run's tickets only
         chains_of = self.chains_of
         none_kind = ResolutionKind.NONE
         missing_kind = ResolutionKind.PARENT_MISSING
@@ -507,6 +515,9 @@ class Judge:
                     ticket.story_points,
                 )
             )
+        # Usage is final now: suggestions computed from here on may be memoised.
+        self._examples_cache.clear()
+        self._no_capability.clear()
         for position, ticket, walked_to, kind in unlinked:
             if kind is missing_kind:
                 problem = self.parent_missing_problem(ticket, walked_to)
