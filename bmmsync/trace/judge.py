@@ -392,6 +392,7 @@ class Judge:
         inherit = rules.inherit_from_parent
         usage = self._usage = {}  # per run: suggestions quote this run's tickets only
         chains_of = self.chains_of
+        link_sets_get = self._link_sets.get
         none_kind = ResolutionKind.NONE
         missing_kind = ResolutionKind.PARENT_MISSING
         inherited_kind = ResolutionKind.INHERITED
@@ -494,7 +495,8 @@ class Judge:
                     counts = usage[project_key] = {}
                 for cid in capabilities:
                     counts[cid] = counts.get(cid, 0) + 1
-                chains, chain_problems = chains_of(capabilities)
+                outcome = link_sets_get(capabilities)
+                chains, chain_problems = outcome if outcome is not None else chains_of(capabilities)
                 if chain_problems:
                     problems = [*problems, *chain_problems] if problems else chain_problems
             findings: tuple[Finding, ...] = ()
