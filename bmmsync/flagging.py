@@ -18,14 +18,17 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from bmmsync.checking import judge_store
 from bmmsync.comments import CommentRenderer, CommentSettings, Markup, fallback_body
 from bmmsync.config import Config
+from bmmsync.domain import Ticket
 from bmmsync.planner import (
     Action,
     EscalationPolicy,
@@ -39,7 +42,14 @@ from bmmsync.planner import (
     on_settle,
     plan_flags,
 )
-from bmmsync.store.audit_repo import DONE, FAILED, mark_interrupted, record_intent, record_outcome
+from bmmsync.store.audit_repo import (
+    DONE,
+    FAILED,
+    mark_interrupted,
+    open_intents,
+    record_intent,
+    record_outcome,
+)
 from bmmsync.store.database import Store
 from bmmsync.store.flag_repo import Ident, load_flags, mirror_ticket, save_flags
 from bmmsync.sync import connector_options
@@ -100,6 +110,7 @@ def prepare(
     with store.session() as session:
         judgement = judge_store(session, config.mapping.to_rules(), now.date())
         flags = load_flags(session)
+        _recover_interrupted_labels(session, config.flagging.label, judgement.tickets, flags)
     markups: dict[str, Markup] = {name: c.comment_format for name, c in connectors.items()}
     settings = CommentSettings(
         label=config.flagging.label,
@@ -115,6 +126,24 @@ def prepare(
     )
     plan = plan_flags(subjects, flag_policy(config), renderer, now)
     return Prepared(plan, flags, connectors, now)
+
+
+def _recover_interrupted_labels(
+    session: Session, label: str, tickets: list[Ticket], flags: dict[Ident, FlagState]
+) -> None:
+    """A run killed between adding the flag label and recording it left an open intent: if
+    the tracker now shows the label, it is ours (so bmmsync removes it once the trace holds)."""
+    intents = {(source, key): at for source, key, at in open_intents(session, "add-label")}
+    if not intents:
+        return
+    wanted = label.casefold()
+    for ticket in tickets:
+        at = intents.get((ticket.source, ticket.key))
+        if at is not None and any(lbl.casefold() == wanted for lbl in ticket.labels):
+            flag = flags.get((ticket.source, ticket.key)) or FlagState(first_seen=at)
+            flags[(ticket.source, ticket.key)] = replace(
+                flag, label_added=True, flagged_at=flag.flagged_at or at
+            )
 
 
 @dataclass
@@ -174,8 +203,18 @@ class _Executor:
     def now(self) -> datetime:
         return datetime.now(UTC)
 
-    def audited(self, source: str, key: str, action: str, do: Callable[[], _Outcome]) -> _Outcome:
-        """Intent committed before `do()`, outcome after; raises what `do()` raised."""
+    def audited(
+        self,
+        source: str,
+        key: str,
+        action: str,
+        do: Callable[[], _Outcome],
+        settle: Callable[[Session, _Outcome], None] | None = None,
+    ) -> _Outcome:
+        """Intent committed before `do()`, outcome after; raises what `do()` raised.
+
+        `settle` records what the write changed in the same transaction as its outcome, so
+        a crash can never leave a write marked done while its effect is forgotten."""
         with self.store.session() as session:
             audit_id = record_intent(session, self.run_id, source, key, action, self.now())
         try:
@@ -186,6 +225,8 @@ class _Executor:
             raise
         with self.store.session() as session:
             record_outcome(session, audit_id, DONE, outcome.result, outcome.response_id, self.now())
+            if settle is not None:
+                settle(session, outcome)
         return outcome
 
     def ensure_label(self, conn: Connector, write: Write) -> None:
@@ -315,12 +356,20 @@ def execute(
         conn = prepared.connectors[write.source]
         if write.action is Action.ADD_LABEL:
             run.ensure_label(conn, write)
+
+        def settle(session: Session, outcome: _Outcome, write: Write = write) -> None:
+            state = after_write(memory.get(write.ticket), write, run.now(), outcome.comment_id)
+            memory[write.ticket] = state
+            save_flags(session, [(write.ticket, state)], now)
+            mirror_ticket(session, write.ticket, **run.mirror(write))
+
         try:
-            outcome = run.audited(
+            run.audited(
                 write.source,
                 write.key,
                 write.action.value,
                 partial(run.perform, conn, write),
+                settle,
             )
         except Exception as exc:
             stats.failed += 1
@@ -332,11 +381,6 @@ def execute(
             continue
         stats.done += 1
         stats.by_action[write.action.value] += 1
-        state = after_write(memory.get(write.ticket), write, run.now(), outcome.comment_id)
-        memory[write.ticket] = state
-        with store.session() as session:
-            save_flags(session, [(write.ticket, state)], now)
-            mirror_ticket(session, write.ticket, **run.mirror(write))
     with store.session() as session:
         save_flags(
             session,

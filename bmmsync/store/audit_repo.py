@@ -41,6 +41,17 @@ def record_outcome(
     )
 
 
+def open_intents(session: Session, action: str) -> list[tuple[str, str, datetime]]:
+    """(source, key, at) of `action` intents with no outcome: a run stopped mid-write, and
+    only the tracker knows whether the write happened."""
+    rows = session.execute(
+        select(AuditRow.source, AuditRow.key, AuditRow.at).where(
+            AuditRow.status == INTENT, AuditRow.action == action
+        )
+    )
+    return [(r.source, r.key, r.at) for r in rows]
+
+
 def mark_interrupted(session: Session, run_id: str) -> int:
     """Intents of earlier runs that never got an outcome (a crash): say so. Returns how many."""
     result = session.execute(
