@@ -4,7 +4,7 @@ Loads the synthetic map and backlog (bench/synthetic.py) into a fresh store in b
 child process so its peak RSS is the check's own: a full check (judge_store + record_verdicts,
 what `bmmsync check` does) and an incremental re-check after 1,000 tickets changed.
 PostgreSQL: `--db postgresql --url postgresql+psycopg://postgres@127.0.0.1:5432/postgres`
-(a database `bmmsync_bench` is created next to it and dropped at the end).
+(a database `bmmsync_bench` is recreated next to it and kept for inspection).
 """
 
 from __future__ import annotations
