@@ -24,11 +24,13 @@ from sqlalchemy.orm import Session
 from bmmsync.domain import Model, Ticket
 from bmmsync.store.map_repo import load_model
 from bmmsync.store.models import TraceLinkRow, VerdictRow
+from bmmsync.store.snapshot_repo import add_snapshot
 from bmmsync.store.ticket_repo import children_of, iter_tickets, tickets_by_id
 from bmmsync.store.upsert import BATCH_ROWS
 from bmmsync.trace.incremental import changed_capabilities, lookup_keys_changed
 from bmmsync.trace.index import MapIndex
 from bmmsync.trace.judge import Verdict, judge
+from bmmsync.trace.metrics import compute_metrics
 from bmmsync.trace.rules import MappingRules
 
 TicketId = tuple[str, str]
@@ -297,3 +299,11 @@ def summarise(judgement: Judgement) -> dict[str, Any]:
 
 def stored_verdicts(session: Session) -> list[VerdictRow]:
     return list(session.scalars(select(VerdictRow).order_by(VerdictRow.source, VerdictRow.key)))
+
+
+def store_snapshot(session: Session, judgement: Judgement, now: datetime) -> dict[str, Any]:
+    """Compute the figures of a full judgement as of `now` and store them as one snapshot (the
+    points `bmmsync report` draws trends from). Returns the stored figures."""
+    figures = compute_metrics(judgement.verdicts, judgement.index, now.date()).as_dict()
+    add_snapshot(session, now, figures)
+    return figures

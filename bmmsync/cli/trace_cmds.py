@@ -1,4 +1,8 @@
-"""`bmmsync check` and `bmmsync explain`: judge the stored tickets; never write to a tracker."""
+"""`bmmsync check` and `bmmsync explain`: judge the stored tickets; never write to a tracker.
+
+`check` also stores a snapshot of the figures (the points `bmmsync report` draws trends from)
+and lists the map findings for admins; `explain` shows one ticket's chain, or where it breaks.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +13,11 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from bmmsync.checking import judge_store, record_verdicts, summarise
+from bmmsync.checking import judge_store, record_verdicts, store_snapshot, summarise
 from bmmsync.cli.context import app_context
 from bmmsync.cli.output import print_json
-from bmmsync.domain import Severity
+from bmmsync.domain import Finding, Severity
+from bmmsync.reporting import map_findings_for
 from bmmsync.trace.judge import Verdict
 
 
@@ -41,17 +46,34 @@ def _finding_rows(verdicts: list[Verdict]) -> list[dict[str, Any]]:
     ]
 
 
+def _map_rows(findings: list[Finding]) -> list[dict[str, Any]]:
+    return [
+        {
+            "reason": f.reason,
+            "severity": f.severity.value,
+            "detail": f.detail,
+            "suggestion": f.suggestion,
+        }
+        for f in findings
+    ]
+
+
 def check(
     ctx: typer.Context,
     fmt: CheckFormat = typer.Option(CheckFormat.TABLE, "--format", help="table, json or markdown."),
     limit: int = typer.Option(50, "--limit", help="Findings to list in a table (0: all)."),
     today: str | None = typer.Option(
-        None, "--today", help="Judge as of this date (YYYY-MM-DD), e.g. to preview review dates."
+        None,
+        "--today",
+        help="Judge as of this date (YYYY-MM-DD), e.g. to preview review dates; a preview "
+        "stores no snapshot.",
     ),
 ) -> None:
-    """Judge every stored ticket against the map; print a summary by reason and the findings.
+    """Judge every stored ticket against the map; print a summary by reason, the findings and
+    the map findings for admins, and store a snapshot of the figures for `bmmsync report`.
 
-    Exit 1 if any ticket has an error-level finding. Never writes to a tracker."""
+    Exit 1 if any ticket has an error-level finding (map findings alone do not fail it).
+    Never writes to a tracker."""
     app = app_context(ctx)
     config = app.config()
     as_of = date.fromisoformat(today) if today else datetime.now(UTC).date()
@@ -59,15 +81,19 @@ def check(
     with app.store().session() as session:
         judgement = judge_store(session, config.mapping.to_rules(), as_of)
         record_verdicts(session, judgement.verdicts, now, replace_all=True)
+        if today is None:
+            store_snapshot(session, judgement, now)
     summary = summarise(judgement)
     findings = _finding_rows(judgement.verdicts)
+    on_map = _map_rows(map_findings_for(judgement, as_of))
     failed = any(row["severity"] == Severity.ERROR.value for row in findings)
     if fmt is CheckFormat.JSON:
-        print_json({"summary": summary, "findings": findings})
+        print_json({"summary": summary, "findings": findings, "map_findings": on_map})
     elif fmt is CheckFormat.MARKDOWN:
-        _print_markdown(summary, findings)
+        _print_markdown(summary, findings, on_map)
     else:
         _print_table(app.console, summary, findings, limit)
+        _print_map_table(app.console, on_map)
     raise typer.Exit(1 if failed else 0)
 
 
@@ -98,7 +124,18 @@ def _print_table(
         console.print(f"... {len(findings) - len(shown)} more (use --limit 0 or --format json)")
 
 
-def _print_markdown(summary: dict[str, Any], findings: list[dict[str, Any]]) -> None:
+def _print_map_table(console: Any, on_map: list[dict[str, Any]]) -> None:
+    if not on_map:
+        return
+    table = Table("reason", "severity", "detail", "suggestion", title="map findings (for admins)")
+    for row in on_map:
+        table.add_row(row["reason"], row["severity"], row["detail"], row["suggestion"])
+    console.print(table)
+
+
+def _print_markdown(
+    summary: dict[str, Any], findings: list[dict[str, Any]], on_map: list[dict[str, Any]]
+) -> None:
     pct = summary["traceability"]
     print(
         f"**{summary['in_scope']}** tickets in scope, **{summary['traced']}** traced "
@@ -113,3 +150,11 @@ def _print_markdown(summary: dict[str, Any], findings: list[dict[str, Any]]) -> 
             f"| {_md(row['key'])} | `{row['reason']}` | {_md(row['detail'])} | "
             f"{_md(row['suggestion'])} |"
         )
+    if on_map:
+        print("\n**Map findings** (for admins)\n")
+        print("| reason | severity | detail | suggestion |\n| --- | --- | --- | --- |")
+        for row in on_map:
+            print(
+                f"| `{row['reason']}` | {row['severity']} | {_md(row['detail'])} | "
+                f"{_md(row['suggestion'])} |"
+            )

@@ -12,7 +12,7 @@ from bmmsync.config import load_config
 from bmmsync.domain import Ticket
 from bmmsync.store.database import Store
 from bmmsync.store.map_repo import sync_model
-from bmmsync.store.models import TraceLinkRow, VerdictRow
+from bmmsync.store.models import MetricSnapshotRow, TraceLinkRow, VerdictRow
 from bmmsync.store.ticket_repo import upsert_tickets
 from tests.cli.helpers import run_cli, write_config
 
@@ -48,12 +48,17 @@ def test_check_summarises_and_records_verdicts(tmp_path: Path, db_url: str) -> N
     assert ("acme/web#4", "unknown-capability") in reasons
     typo = next(f for f in out["findings"] if f["key"] == "acme/web#4")
     assert "cap:self-service-portal" in typo["suggestion"]
+    idle = {f["detail"].split("`")[1] for f in out["map_findings"]}
+    assert {f["reason"] for f in out["map_findings"]} == {"map-capability-without-work"}
+    assert idle == {"portal-mobile", "user-data-export"}  # the example map's other capabilities
 
     store = Store.open(db_url)
     with store.session() as s:
         verdicts = {v.key: v for v in s.scalars(select(VerdictRow))}
         links = {(r.key, r.capability, r.via) for r in s.scalars(select(TraceLinkRow))}
+        snapshots = s.scalars(select(MetricSnapshotRow)).all()
     store.close()
+    assert snapshots == []  # --today is a preview: no snapshot
     assert verdicts["acme/web#2"].traced and not verdicts["acme/web#3"].traced
     assert not verdicts["acme/web#5"].in_scope
     assert ("acme/web#2", "self-service-portal", "inherited") in links
@@ -67,3 +72,14 @@ def test_check_table_and_markdown(tmp_path: Path, db_url: str) -> None:
     assert "no-capability" in table.stdout
     markdown = run_cli("check", "--format", "markdown", cwd=tmp_path)
     assert "| `unknown-capability` | error | 1 |" in markdown.stdout
+    assert "| `map-capability-without-work` | info | `portal-mobile`" in markdown.stdout
+    assert "map findings (for admins)" in table.stdout
+
+    store = Store.open(db_url)
+    with store.session() as s:
+        snapshots = s.scalars(select(MetricSnapshotRow).order_by(MetricSnapshotRow.id)).all()
+    store.close()
+    assert len(snapshots) == 2  # one per check
+    overall = snapshots[-1].figures["overall"]
+    assert (overall["in_scope"], overall["traced"], overall["traceability"]) == (4, 2, 0.5)
+    assert set(snapshots[-1].figures["by_source"]) == {"web"}

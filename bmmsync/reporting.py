@@ -1,0 +1,156 @@
+"""What `explain`, `report` and `check`'s map findings need from the store, as plain data.
+
+The CLI renders; this module loads and assembles. Figures share one shape: the dict of
+`Metrics.as_dict()`, whether computed now or read back from a stored snapshot, so a trend is
+just the same keys read from older dicts.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bmmsync.checking import Judgement
+from bmmsync.domain import Finding
+from bmmsync.errors import BmmsyncError
+from bmmsync.store.map_repo import load_model
+from bmmsync.store.models import TicketRow
+from bmmsync.store.snapshot_repo import Snapshot
+from bmmsync.store.ticket_repo import get_tickets, iter_tickets
+from bmmsync.trace.explain import Explanation, explain
+from bmmsync.trace.index import MapIndex
+from bmmsync.trace.map_findings import map_findings
+from bmmsync.trace.rules import MappingRules
+
+
+class UnknownTicketError(BmmsyncError):
+    """The key names no stored ticket (or several, in different sources): a usage error."""
+
+    exit_code = 2
+
+
+def explain_stored(
+    session: Session, rules: MappingRules, today: date, key: str, source: str | None = None
+) -> Explanation:
+    """Explain a stored ticket. Reads only its source's tickets (its project's usage shapes
+    the suggestions, its ancestors the inheritance). Raises `UnknownTicketError` with the
+    closest stored keys when `key` is unknown, or names the sources when it is ambiguous."""
+    sources = sorted({t.source for t in get_tickets(session, [key])})
+    if source is not None:
+        sources = [s for s in sources if s == source]
+    if len(sources) > 1:
+        raise UnknownTicketError(
+            f"{key} is stored in sources {', '.join(sources)}: pass --source to choose one"
+        )
+    found = None
+    if sources:
+        tickets = list(iter_tickets(session, source=sources[0]))
+        found = explain(key, tickets, MapIndex(load_model(session)), rules, today, sources[0])
+    if found is None:
+        where = f" in source {source!r}" if source else ""
+        close = closest_keys(session, key, source)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise UnknownTicketError(f"no stored ticket {key}{where}{hint}")
+    return found
+
+
+def closest_keys(session: Session, key: str, source: str | None, limit: int = 3) -> list[str]:
+    """Stored keys (not gone) that look like `key`: a different case first, then spelling."""
+    query = select(TicketRow.key).where(TicketRow.gone_at.is_(None))
+    if source is not None:
+        query = query.where(TicketRow.source == source)
+    keys = sorted(set(session.scalars(query)))
+    same_case = [k for k in keys if k.lower() == key.lower()]
+    spelled = difflib.get_close_matches(key, keys, n=limit, cutoff=0.6)
+    return list(dict.fromkeys(same_case + spelled))[:limit]
+
+
+def map_findings_for(judgement: Judgement, today: date) -> list[Finding]:
+    """The admin findings about the map. "Worked on" means linked from an in-scope ticket,
+    the same test as the capability-coverage figure, read from the verdicts at no extra cost."""
+    worked_on = {link.capability for v in judgement.verdicts if v.in_scope for link in v.links}
+    return map_findings(judgement.index, today, worked_on)
+
+
+HEADLINE: tuple[tuple[str, str], ...] = (
+    ("traceability", "requirement traceability"),
+    ("debt_ratio", "technical-debt ratio"),
+    ("goal_achievement", "goal achievement rate"),
+    ("capability_coverage", "capability coverage"),
+    ("motivator_coverage", "motivator coverage"),
+)
+"""(key, label) of the headline figures, in the order the README defines them."""
+
+GROUPS = ("by_source", "by_project", "by_capability")
+
+
+def headline(figures: dict[str, Any]) -> dict[str, float | None]:
+    """The five headline ratios (0..1, None when the ratio is over nothing) of one figures dict."""
+    return {
+        "traceability": figures["overall"]["traceability"],
+        "debt_ratio": figures["overall"]["debt_ratio"],
+        "goal_achievement": figures["goals"]["rate"],
+        "capability_coverage": figures["coverage"]["capability_coverage"],
+        "motivator_coverage": figures["coverage"]["motivator_coverage"],
+    }
+
+
+def _change(now: float | None, before: float | None) -> float | None:
+    return None if now is None or before is None else round(now - before, 6)
+
+
+@dataclass(frozen=True)
+class _Baseline:
+    """The first snapshot in the window, or nothing when there is none."""
+
+    snapshot: Snapshot | None
+
+    def group(self, group: str, name: str, figure: str) -> float | None:
+        if self.snapshot is None:
+            return None
+        value: float | None = self.snapshot.figures.get(group, {}).get(name, {}).get(figure)
+        return value
+
+
+def build_report(current: dict[str, Any], snapshots: list[Snapshot], since: date) -> dict[str, Any]:
+    """The report: current figures overall and per group, each with its change since the first
+    snapshot in the window, and the headline figures of every snapshot as a series."""
+    baseline = _Baseline(snapshots[0] if snapshots else None)
+    now = headline(current)
+    first = headline(snapshots[0].figures) if snapshots else dict.fromkeys(now)
+    groups: dict[str, dict[str, Any]] = {}
+    for group in GROUPS:
+        rows: dict[str, Any] = {}
+        for name, figures in current[group].items():
+            before = baseline.group(group, name, "traceability")
+            debt_before = baseline.group(group, name, "debt_ratio")
+            rows[name] = {
+                key: figures[key]
+                for key in ("tickets", "in_scope", "traced", "traceability", "debt_ratio")
+            } | {
+                "traceability_change": _change(figures["traceability"], before),
+                "debt_ratio_change": _change(figures["debt_ratio"], debt_before),
+            }
+        groups[group] = rows
+    return {
+        "as_of": current["today"],
+        "since": since.isoformat(),
+        "overall": {
+            key: {"now": now[key], "first": first[key], "change": _change(now[key], first[key])}
+            for key, _ in HEADLINE
+        },
+        "counts": {k: current["overall"][k] for k in ("tickets", "in_scope", "traced")},
+        **groups,
+        "goals": current["goals"],
+        "coverage": current["coverage"],
+        "trend": {
+            "snapshots": len(snapshots),
+            "first_taken_at": snapshots[0].taken_at if snapshots else None,
+            "series": [{"taken_at": s.taken_at} | headline(s.figures) for s in snapshots],
+        },
+    }
