@@ -1,5 +1,6 @@
 # Sourced by the scripts: make (or reuse) the virtual environment and install from the lock.
 # BMMSYNC_VENV chooses where it lives (default .venv); PYTHON chooses the interpreter.
+# The install is skipped when pyproject.toml and constraints.txt are unchanged since the last.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 VENV=${BMMSYNC_VENV:-.venv}
@@ -9,6 +10,17 @@ if [ ! -x "$VENV/bin/python" ]; then
     || { echo "bmmsync needs Python >= 3.11 ($PY is older)" >&2; exit 2; }
   "$PY" -m venv "$VENV"
 fi
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
-  -c constraints.txt -e ".[dev]"
+stamp="$VENV/.bmmsync-installed"
+want=$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  log=$(mktemp)
+  if ! "$VENV/bin/python" -m pip install --disable-pip-version-check \
+      -c constraints.txt -e ".[dev]" >"$log" 2>&1; then
+    cat "$log" >&2
+    rm -f "$log"
+    exit 1
+  fi
+  rm -f "$log"
+  echo "$want" > "$stamp"
+fi
 export PATH="$PWD/$VENV/bin:$PATH"

@@ -15,14 +15,19 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from bmmsync.checking import judge_store
 from bmmsync.cli.context import Format, app_context
 from bmmsync.cli.output import print_json
 from bmmsync.config import parse_duration
 from bmmsync.errors import ConfigError
 from bmmsync.flagging import execute, prepare
+from bmmsync.review import (
+    ReviewFilter,
+    age_text,
+    group_by_reason,
+    review_records,
+    review_tables,
+)
 from bmmsync.store.audit_repo import list_audit
-from bmmsync.store.flag_repo import load_flags
 
 
 def plan(
@@ -150,39 +155,12 @@ def review(
     except (ValueError, TypeError) as exc:
         raise ConfigError([f"--older-than: {exc}"]) from exc
     with app.store().session() as session:
-        judgement = judge_store(session, config.mapping.to_rules(), now.date())
-        flags = load_flags(session)
-    records: list[dict[str, Any]] = []
-    for verdict, ticket in zip(judgement.verdicts, judgement.tickets, strict=True):
-        primary = verdict.primary
-        if not verdict.in_scope or verdict.traced or primary is None:
-            continue
-        flag = flags.get((verdict.source, verdict.key))
-        since = flag.flagged_at if flag is not None and flag.cleared_at is None else None
-        age = (now - since).days if since else None
-        if (
-            (source and verdict.source != source)
-            or (project and ticket.project != project)
-            or (reason and primary.reason != reason)
-            or (min_age is not None and (since is None or now - since < min_age))
-        ):
-            continue
-        records.append(
-            {
-                "source": verdict.source,
-                "key": verdict.key,
-                "url": ticket.url,
-                "title": ticket.title,
-                "project": ticket.project,
-                "assignee": ticket.assignee,
-                "reason": primary.reason,
-                "detail": primary.detail,
-                "suggestion": primary.suggestion,
-                "flagged_since": since,
-                "age_days": age,
-            }
+        records = review_records(
+            session,
+            config.mapping.to_rules(),
+            now,
+            ReviewFilter(source=source, project=project, reason=reason, min_age=min_age),
         )
-    records.sort(key=lambda r: (r["reason"], -(r["age_days"] or -1), r["source"], r["key"]))
     if fmt is ReviewFormat.JSON:
         print_json(records)
     elif fmt is ReviewFormat.CSV:
@@ -194,31 +172,9 @@ def review(
     elif fmt is ReviewFormat.MARKDOWN:
         print(review_markdown(records, now))
     else:
-        for group, items in _grouped(records):
-            table = Table(
-                "key", "title", "age", "assignee", "suggestion", title=f"{group} ({len(items)})"
-            )
-            for r in items:
-                table.add_row(
-                    r["key"],
-                    r["title"],
-                    _age(r["age_days"]),
-                    r["assignee"] or "",
-                    r["suggestion"],
-                )
+        for table in review_tables(records):
             app.console.print(table)
         print(f"{len(records)} item(s) with a broken trace")
-
-
-def _grouped(records: list[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:
-    groups: dict[str, list[dict[str, Any]]] = {}
-    for r in records:
-        groups.setdefault(r["reason"], []).append(r)
-    return list(groups.items())
-
-
-def _age(days: int | None) -> str:
-    return "not flagged yet" if days is None else f"{days}d"
 
 
 def _md(text: object) -> str:
@@ -232,13 +188,13 @@ def _md(text: object) -> str:
 def review_markdown(records: list[dict[str, Any]], now: datetime) -> str:
     """Ready to paste into a planning page: one section per reason."""
     lines = [f"# Broken trace links ({len(records)}), {now:%Y-%m-%d}", ""]
-    for group, items in _grouped(records):
+    for group, items in group_by_reason(records):
         lines += [f"## `{group}` ({len(items)})", ""]
         lines += ["| Item | Title | Flagged | Assignee | How to fix |", "|---|---|---|---|---|"]
         for r in items:
             item = f"[{_md(r['key'])}]({r['url']})" if r["url"] else _md(r["key"])
             lines.append(
-                f"| {item} | {_md(r['title'])} | {_age(r['age_days'])} | "
+                f"| {item} | {_md(r['title'])} | {age_text(r['age_days'])} | "
                 f"{_md(r['assignee'])} | {_md(r['suggestion'])} |"
             )
         lines.append("")

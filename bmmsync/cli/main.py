@@ -17,6 +17,7 @@ from bmmsync import __version__
 from bmmsync.cli.config_cmd import config_app
 from bmmsync.cli.context import AppContext
 from bmmsync.cli.db import db_app
+from bmmsync.cli.demo_cmd import demo
 from bmmsync.cli.flag_cmds import apply, audit, plan, review
 from bmmsync.cli.model_cmd import model_app
 from bmmsync.cli.sandbox import sandbox_app
@@ -48,6 +49,7 @@ app.command("audit")(audit)
 app.command("review")(review)
 app.command("run")(run)
 app.command("status")(status)
+app.command("demo")(demo)
 
 log = logging.getLogger("bmmsync")
 

@@ -17,7 +17,7 @@ def test_every_package_directory_is_listed_in_pyproject() -> None:
         ".".join(init.parent.relative_to(ROOT).parts)
         for top in ("bmmsync", "connectors")
         for init in (ROOT / top).rglob("__init__.py")
-    } | {"bmmsync.migrations"}
+    } | {"bmmsync.migrations", "bmmsync.examples"}
     assert listed == found
 
 

@@ -1,0 +1,94 @@
+"""The sprint-planning review: broken-trace items with age, assignee and how to fix them.
+
+Shared by `bmmsync review` and `bmmsync demo`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from rich.table import Table
+from sqlalchemy.orm import Session
+
+from bmmsync.checking import judge_store
+from bmmsync.store.flag_repo import load_flags
+from bmmsync.trace.rules import MappingRules
+
+
+@dataclass(frozen=True)
+class ReviewFilter:
+    source: str | None = None
+    project: str | None = None
+    reason: str | None = None
+    min_age: timedelta | None = None
+
+
+def review_records(
+    session: Session, rules: MappingRules, now: datetime, only: ReviewFilter = ReviewFilter()
+) -> list[dict[str, Any]]:
+    """In-scope items whose trace is broken, grouped by reason, oldest flag first.
+
+    `flagged_since` is when the bot flagged the item (None if it has not yet)."""
+    source, project, reason, min_age = only.source, only.project, only.reason, only.min_age
+    judgement = judge_store(session, rules, now.date())
+    flags = load_flags(session)
+    records: list[dict[str, Any]] = []
+    for verdict, ticket in zip(judgement.verdicts, judgement.tickets, strict=True):
+        primary = verdict.primary
+        if not verdict.in_scope or verdict.traced or primary is None:
+            continue
+        flag = flags.get((verdict.source, verdict.key))
+        since = flag.flagged_at if flag is not None and flag.cleared_at is None else None
+        age = (now - since).days if since else None
+        if (
+            (source and verdict.source != source)
+            or (project and ticket.project != project)
+            or (reason and primary.reason != reason)
+            or (min_age is not None and (since is None or now - since < min_age))
+        ):
+            continue
+        records.append(
+            {
+                "source": verdict.source,
+                "key": verdict.key,
+                "url": ticket.url,
+                "title": ticket.title,
+                "project": ticket.project,
+                "assignee": ticket.assignee,
+                "reason": primary.reason,
+                "detail": primary.detail,
+                "suggestion": primary.suggestion,
+                "flagged_since": since,
+                "age_days": age,
+            }
+        )
+    records.sort(key=lambda r: (r["reason"], -(r["age_days"] or -1), r["source"], r["key"]))
+    return records
+
+
+def review_tables(records: list[dict[str, Any]]) -> list[Table]:
+    """One Rich table per reason."""
+    tables = []
+    for group, items in group_by_reason(records):
+        table = Table(
+            "key", "title", "age", "assignee", "suggestion", title=f"{group} ({len(items)})"
+        )
+        for r in items:
+            table.add_row(
+                r["key"], r["title"], age_text(r["age_days"]), r["assignee"] or "", r["suggestion"]
+            )
+        tables.append(table)
+    return tables
+
+
+def group_by_reason(records: list[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for r in records:
+        groups.setdefault(r["reason"], []).append(r)
+    return list(groups.items())
+
+
+def age_text(days: int | None) -> str:
+    return "not flagged yet" if days is None else f"{days}d"

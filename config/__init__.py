@@ -1,0 +1,1 @@
+"""Example configurations, shipped inside the wheel as `bmmsync.examples` (used by `bmmsync demo`)."""

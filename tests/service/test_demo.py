@@ -1,0 +1,40 @@
+"""`bmmsync demo`: the README's first command, end to end, with no token and no network."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from bmmsync.store.database import Store
+from bmmsync.store.models import FlagRow, TicketRow
+from tests.cli.helpers import run_cli
+
+
+def test_demo_runs_end_to_end_in_under_a_minute(tmp_path: Path) -> None:
+    started = time.monotonic()
+    result = run_cli("demo", "--dir", str(tmp_path), timeout=90)
+    elapsed = time.monotonic() - started
+    assert result.returncode == 0, result.stderr
+    assert elapsed < 60
+    out = result.stdout
+    assert re.search(r"run \w+ ok in [\d.]+s; synced web=ok, platform=ok", out)
+    assert "Sprint review: items whose trace is broken" in out
+    for reason in ("no-capability", "unknown-capability", "parent-cycle", "retired-capability"):
+        assert reason in out
+    assert "requirement" in out and "traceability" in out
+    assert "The comment bmmsync posted on" in out and "Broken trace" in out
+    assert "--keep-running" in out and "alice-token" in out
+
+    store = Store.open(f"sqlite:///{tmp_path / 'bmmsync-demo.db'}")
+    with store.session() as s:
+        assert s.scalar(select(func.count()).select_from(TicketRow)) >= 50
+        flagged = s.scalar(
+            select(func.count()).select_from(FlagRow).where(FlagRow.comment_id.is_not(None))
+        )
+    store.close()
+    assert flagged and flagged >= 20
+    again = run_cli("--config", str(tmp_path / "bmmsync.yaml"), "config", "check")
+    assert again.returncode == 0, again.stderr
