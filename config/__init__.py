@@ -1,1 +1,4 @@
-"""Example configurations, shipped inside the wheel as `bmmsync.examples` (used by `bmmsync demo`)."""
+"""Example configurations, shipped inside the wheel as `bmmsync.examples`.
+
+`bmmsync demo` reads `demo.yaml` and `demo-model.yaml` from there.
+"""
