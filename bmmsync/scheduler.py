@@ -1,10 +1,10 @@
 """APScheduler wiring only: when runs happen, and how the service stops.
 
 Every `schedule.poll_every` (with jitter) a run; coalesced, one at a time, with a misfire
-grace time, so a slow run or a paused machine never piles runs up. After a failed run the
-next ones are skipped with an exponential back-off (capped), so a tracker that is down for
-hours is not hammered. The config file is re-read before each run: a broken edit is
-reported and the last good config keeps running.
+grace time, so a slow run or a paused machine never piles runs up. After n failed runs in
+a row the next 2^(n-1) - 1 scheduled runs are skipped (up to an hour), so a tracker that is
+down for hours is not hammered. The config file is re-read before each run: a broken edit
+is reported and the last good config keeps running.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ class Service:
         self._run = run
         self.stop = threading.Event()
         self.failures = 0
-        self.not_before: datetime | None = None
+        self.skip = 0  # scheduled runs still to skip after failures
         self.scheduler = BlockingScheduler(timezone=UTC)
 
     def _reload(self) -> None:
@@ -54,23 +54,22 @@ class Service:
         """One scheduled run, unless a back-off or a stop says otherwise."""
         if self.stop.is_set():
             return None
-        now = datetime.now(UTC)
-        if self.not_before and now < self.not_before:
+        if self.skip > 0:
+            self.skip -= 1
             log.info(
-                "backing off after %d failed run(s) until %s",
+                "backing off after %d failed run(s): %d scheduled run(s) left to skip",
                 self.failures,
-                self.not_before.isoformat(timespec="seconds"),
+                self.skip,
             )
             return None
         self._reload()
         report = self._run(self.config, self.stop)
         if report.result == "failed":
             self.failures += 1
-            delay = min(self.config.schedule.poll_every * (2 ** (self.failures - 1)), MAX_BACKOFF)
-            self.not_before = datetime.now(UTC) + delay - self.config.schedule.poll_every
+            most = max(int(MAX_BACKOFF / self.config.schedule.poll_every) - 1, 0)
+            self.skip = min(2 ** (self.failures - 1) - 1, most)
         elif report.result == "ok":
             self.failures = 0
-            self.not_before = None
         return report
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:

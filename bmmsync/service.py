@@ -153,8 +153,15 @@ def run_once(
     holder = holder or default_holder()
     report = RunReport(run_id=uuid.uuid4().hex[:12], started_at=_now())
     digest = config_digest(config)
-    with store.session() as session:
-        other = try_acquire(session, holder, digest, report.started_at, LEASE_TTL)
+    try:
+        with store.session() as session:
+            other = try_acquire(session, holder, digest, report.started_at, LEASE_TTL)
+    except SQLAlchemyError as exc:  # the database is down: this run fails, the next may not
+        report.result = "failed"
+        report.finished_at = _now()
+        report.errors.append(f"store unavailable: {str(exc).splitlines()[0]}")
+        log.error(report.summary_line())
+        return report
     if other is not None:
         if other.config_digest != digest:
             raise LeaseConflict(

@@ -1,0 +1,86 @@
+"""The service under bad conditions: a database that is down, a config edited while it runs,
+a second instance with another configuration."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bmmsync.config import Config, load_config
+from bmmsync.sandbox.server import SandboxServer
+from bmmsync.scheduler import Service
+from bmmsync.service import RunReport, run_once
+from bmmsync.store.database import Store, create_store_engine
+from bmmsync.store.lease import try_acquire
+from tests.cli.helpers import run_cli
+from tests.service.test_service import write_config
+
+
+def test_database_down_fails_the_run_then_the_next_succeeds(
+    tmp_path: Path, sandbox: SandboxServer, db_url: str
+) -> None:
+    config = load_config(write_config(tmp_path, sandbox, db_url))
+    down = Store(create_store_engine("postgresql+psycopg://bmmsync:pw@127.0.0.1:1/none"))
+    report = run_once(config, down)
+    assert report.result == "failed"
+    assert report.errors and report.errors[0].startswith("store unavailable:")
+    assert "pw" not in report.errors[0].split("@")[0]
+    store = Store.open(db_url)
+    try:
+        assert run_once(config, store).result == "ok"
+    finally:
+        store.close()
+
+
+def test_config_edited_while_running(tmp_path: Path, sandbox: SandboxServer, db_url: str) -> None:
+    path = write_config(tmp_path, sandbox, db_url)
+    seen: list[Config] = []
+
+    def fake_run(config: Config, stop: threading.Event) -> RunReport:
+        seen.append(config)
+        return RunReport(run_id="x", started_at=datetime.now(UTC), result="ok")
+
+    service = Service(load_config(path), path, fake_run)
+    good = path.read_text()
+    path.write_text(good.replace("max_writes_per_run: 200", "max_writes_per_run: lots"))
+    service.tick()
+    assert seen[-1].flagging.max_writes_per_run == 200, "an invalid edit keeps the old config"
+    path.write_text(good.replace("max_writes_per_run: 200", "max_writes_per_run: 7"))
+    service.tick()
+    assert seen[-1].flagging.max_writes_per_run == 7, "a valid edit applies at the next run"
+
+
+def test_failed_runs_back_off(tmp_path: Path, sandbox: SandboxServer, db_url: str) -> None:
+    path = write_config(tmp_path, sandbox, db_url, poll="1m")
+    runs: list[datetime] = []
+
+    def failing(config: Config, stop: threading.Event) -> RunReport:
+        runs.append(datetime.now(UTC))
+        return RunReport(run_id="x", started_at=runs[-1], result="failed")
+
+    service = Service(load_config(path), path, failing)
+    for _ in range(6):
+        service.tick()
+    # fail, fail (skip 1), skip, fail (skip 3), skip, skip: 6 ticks make 3 runs
+    assert len(runs) == 3 and service.failures == 3 and service.skip == 1
+
+
+def test_second_instance_with_another_config_is_refused(
+    tmp_path: Path, sandbox: SandboxServer, db_url: str
+) -> None:
+    path = write_config(tmp_path, sandbox, db_url)
+    store = Store.open(db_url)
+    with store.session() as s:
+        assert (
+            try_acquire(
+                s, "other-host:1", "another-config", datetime.now(UTC), timedelta(minutes=5)
+            )
+            is None
+        )
+    store.close()
+    result = run_cli("--config", str(path), "run", "--once")
+    assert result.returncode == 2
+    assert "another bmmsync instance (other-host:1) with a different configuration" in (
+        result.stderr
+    )
