@@ -23,7 +23,7 @@ from bmmsync.cli.model_cmd import model_app
 from bmmsync.cli.sandbox import sandbox_app
 from bmmsync.cli.service_cmds import run, status
 from bmmsync.cli.sync import sync_command
-from bmmsync.cli.trace_cmds import check
+from bmmsync.cli.trace_cmds import check, explain
 from bmmsync.errors import BmmsyncError, ConfigError
 from bmmsync.logs import configure_logging
 
@@ -43,6 +43,7 @@ app.add_typer(model_app, name="model")
 app.add_typer(sandbox_app, name="sandbox")
 app.command("sync")(sync_command)
 app.command("check")(check)
+app.command("explain")(explain)
 app.command("plan")(plan)
 app.command("apply")(apply)
 app.command("audit")(audit)

@@ -12,12 +12,15 @@ from typing import Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
+from rich.tree import Tree
 
 from bmmsync.checking import judge_store, record_verdicts, store_snapshot, summarise
-from bmmsync.cli.context import app_context
+from bmmsync.cli.context import Format, app_context
 from bmmsync.cli.output import print_json
 from bmmsync.domain import Finding, Severity
-from bmmsync.reporting import map_findings_for
+from bmmsync.reporting import explain_stored, map_findings_for
+from bmmsync.trace.explain import ExplainNode, Explanation
 from bmmsync.trace.judge import Verdict
 
 
@@ -158,3 +161,125 @@ def _print_markdown(
                 f"| `{row['reason']}` | {row['severity']} | {_md(row['detail'])} | "
                 f"{_md(row['suggestion'])} |"
             )
+
+
+def explain(
+    ctx: typer.Context,
+    key: str = typer.Argument(..., help="Ticket key, e.g. PLAT-12 or acme/web#3."),
+    source: str | None = typer.Option(
+        None, "--source", help="The source to look in, when several hold the key."
+    ),
+    fmt: Format = typer.Option(Format.TABLE, "--format", help="table or json."),
+    today: str | None = typer.Option(None, "--today", help="Judge as of this date (YYYY-MM-DD)."),
+) -> None:
+    """Show a stored ticket's chain up to the motivators, with where each link came from, or
+    the step where it breaks and how to fix it.
+
+    Exit 0 when the trace holds (or the ticket is out of scope), 1 when it is broken, 2 when
+    no stored ticket has the key (the closest keys are suggested)."""
+    app = app_context(ctx)
+    config = app.config()
+    as_of = date.fromisoformat(today) if today else datetime.now(UTC).date()
+    with app.store().session() as session:
+        found = explain_stored(session, config.mapping.to_rules(), as_of, key, source)
+    if fmt is Format.JSON:
+        print_json(_explanation_json(found))
+    else:
+        _print_explanation(app.console, found)
+    raise typer.Exit(0 if found.traced or not found.verdict.in_scope else 1)
+
+
+def _node_json(node: ExplainNode) -> dict[str, Any]:
+    return {
+        "kind": node.kind,
+        "id": node.id,
+        "title": node.title,
+        "status": node.status,
+        "provenance": node.provenance,
+        "ok": node.ok,
+        "children": [_node_json(child) for child in node.children],
+    }
+
+
+def _explanation_json(found: Explanation) -> dict[str, Any]:
+    verdict = found.verdict
+    return {
+        "source": found.source,
+        "key": found.key,
+        "in_scope": verdict.in_scope,
+        "scope_reason": verdict.scope_reason,
+        "traced": found.traced,
+        "broken_step": found.broken_step,
+        "suggestion": found.suggestion,
+        "links": [
+            {"capability": link.capability, "via": link.via.value, "origin": link.origin}
+            for link in verdict.links
+        ],
+        "findings": [
+            {
+                "reason": f.reason,
+                "severity": f.severity.value,
+                "detail": f.detail,
+                "suggestion": f.suggestion,
+            }
+            for f in found.findings
+        ],
+        "tree": _node_json(found.tree),
+    }
+
+
+_KIND_LABEL = {
+    "missing-parent": "parent",
+    "loop": "parent",
+    "unknown-capability": "capability",
+}
+
+
+def _node_text(node: ExplainNode, inherited_from: str | None) -> Text:
+    """One line of the tree: mark, kind, id, title, status and provenance, never markup."""
+    text = Text()
+    text.append("✓ " if node.ok else "✗ ", style="green" if node.ok else "bold red")
+    kind = node.provenance if node.kind == "ancestor" else _KIND_LABEL.get(node.kind, node.kind)
+    text.append(f"{kind} ")
+    text.append(node.id, style="bold")
+    if node.title:
+        text.append(f" {node.title}")
+    if node.status:
+        text.append(f" [{node.status}]", style="dim" if node.ok else "red")
+    if node.kind in ("capability", "unknown-capability") and node.provenance:
+        via = f"inherited from {inherited_from}: " if inherited_from else ""
+        text.append(f" ({via}{node.provenance})", style="cyan")
+    return text
+
+
+def _grow(branch: Tree, node: ExplainNode, inherited_from: str | None) -> None:
+    """Add `node`'s children under `branch`. Iterative over the ancestor spine, which can be
+    a thousand tickets deep; the map part below it is at most three levels."""
+    stack: list[tuple[Tree, ExplainNode, str | None]] = [(branch, node, inherited_from)]
+    while stack:
+        parent_branch, parent, origin = stack.pop()
+        for child in parent.children:
+            child_origin = child.id if child.kind == "ancestor" else origin
+            sub = parent_branch.add(_node_text(child, origin))
+            stack.append((sub, child, child_origin))
+
+
+def _print_explanation(console: Any, found: Explanation) -> None:
+    tree = Tree(_node_text(found.tree, None))
+    _grow(tree, found.tree, None)
+    console.print(tree)
+    verdict = found.verdict
+    if not verdict.in_scope:
+        console.print(f"{found.key} is out of scope ({verdict.scope_reason}): not judged.")
+        return
+    if found.traced:
+        links = ", ".join(f"{link.capability} ({link.provenance})" for link in verdict.links)
+        console.print(Text(f"traced: {links}", style="green"))
+    for finding in found.findings:
+        line = Text()
+        line.append(f"{finding.severity.value}: ", style="bold red")
+        line.append(f"{finding.reason}: ", style="bold")
+        line.append(finding.detail)
+        console.print(line)
+        if finding.suggestion:
+            console.print(Text(f"  suggestion: {finding.suggestion}"))
