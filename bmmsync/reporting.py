@@ -9,22 +9,23 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bmmsync.checking import Judgement
+from bmmsync.checking import Judgement, judge_store
 from bmmsync.domain import Finding
 from bmmsync.errors import BmmsyncError
 from bmmsync.store.map_repo import load_model
 from bmmsync.store.models import TicketRow
-from bmmsync.store.snapshot_repo import Snapshot
+from bmmsync.store.snapshot_repo import Snapshot, snapshots_since
 from bmmsync.store.ticket_repo import get_tickets, iter_tickets
 from bmmsync.trace.explain import Explanation, explain
 from bmmsync.trace.index import MapIndex
 from bmmsync.trace.map_findings import map_findings
+from bmmsync.trace.metrics import compute_metrics
 from bmmsync.trace.rules import MappingRules
 
 
@@ -154,3 +155,13 @@ def build_report(current: dict[str, Any], snapshots: list[Snapshot], since: date
             "series": [{"taken_at": s.taken_at} | headline(s.figures) for s in snapshots],
         },
     }
+
+
+def report_store(
+    session: Session, rules: MappingRules, today: date, since: datetime
+) -> dict[str, Any]:
+    """Judge the store now (read-only: no verdicts, no snapshot) and compare with the snapshots
+    taken since `since`."""
+    judgement = judge_store(session, rules, today)
+    current = compute_metrics(judgement.verdicts, judgement.index, today).as_dict()
+    return build_report(current, snapshots_since(session, since), since.date())

@@ -20,6 +20,7 @@ from bmmsync.cli.db import db_app
 from bmmsync.cli.demo_cmd import demo
 from bmmsync.cli.flag_cmds import apply, audit, plan, review
 from bmmsync.cli.model_cmd import model_app
+from bmmsync.cli.report_cmd import report
 from bmmsync.cli.sandbox import sandbox_app
 from bmmsync.cli.service_cmds import run, status
 from bmmsync.cli.sync import sync_command
@@ -44,6 +45,7 @@ app.add_typer(sandbox_app, name="sandbox")
 app.command("sync")(sync_command)
 app.command("check")(check)
 app.command("explain")(explain)
+app.command("report")(report)
 app.command("plan")(plan)
 app.command("apply")(apply)
 app.command("audit")(audit)
