@@ -13,6 +13,7 @@ from rich.table import Table
 
 from bmmsync.cli.context import app_context
 from bmmsync.cli.output import print_json
+from bmmsync.cli.trace_cmds import as_of_date
 from bmmsync.config import parse_duration
 from bmmsync.reporting import HEADLINE, report_store
 
@@ -60,7 +61,7 @@ def report(
     config = app.config()
     now = datetime.now(UTC)
     start = window_start(since, now)
-    as_of = date.fromisoformat(today) if today else now.date()
+    as_of = as_of_date(today)
     with app.store().session() as session:
         data = report_store(session, config.mapping.to_rules(), as_of, start)
     if fmt is ReportFormat.JSON:

@@ -30,6 +30,18 @@ class CheckFormat(StrEnum):
     MARKDOWN = "markdown"
 
 
+def as_of_date(today: str | None) -> date:
+    """The `--today` option as a date (today in UTC when absent); a bad date is a usage error."""
+    if today is None:
+        return datetime.now(UTC).date()
+    try:
+        return date.fromisoformat(today)
+    except ValueError:
+        raise typer.BadParameter(
+            f"expected YYYY-MM-DD (got {today!r})", param_hint="--today"
+        ) from None
+
+
 def _md(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
@@ -79,7 +91,7 @@ def check(
     Never writes to a tracker."""
     app = app_context(ctx)
     config = app.config()
-    as_of = date.fromisoformat(today) if today else datetime.now(UTC).date()
+    as_of = as_of_date(today)
     now = datetime.now(UTC)
     with app.store().session() as session:
         judgement = judge_store(session, config.mapping.to_rules(), as_of)
@@ -179,7 +191,7 @@ def explain(
     no stored ticket has the key (the closest keys are suggested)."""
     app = app_context(ctx)
     config = app.config()
-    as_of = date.fromisoformat(today) if today else datetime.now(UTC).date()
+    as_of = as_of_date(today)
     with app.store().session() as session:
         found = explain_stored(session, config.mapping.to_rules(), as_of, key, source)
     if fmt is Format.JSON:

@@ -16,6 +16,7 @@ import typer
 
 from bmmsync.checking import judge_store, store_snapshot
 from bmmsync.cli.report_cmd import window_start
+from bmmsync.cli.trace_cmds import as_of_date
 from bmmsync.config import load_config
 from bmmsync.domain import Ticket
 from bmmsync.store.database import Store
@@ -99,6 +100,12 @@ def test_report_figures_and_trends(tmp_path: Path, db_url: str) -> None:
     assert rows["technical-debt ratio"] == ["40.0%", "75.0%", "-35.0 pp"]
     assert rows["web"] == ["4", "3", "75.0%", "+41.7 pp", "25.0%", "-41.7 pp"]
     assert "capabilities with no open ticket: portal-mobile, user-data-export" in table.stdout
+
+
+def test_dates_are_usage_errors_not_crashes() -> None:
+    assert as_of_date("2026-02-28").isoformat() == "2026-02-28"
+    with pytest.raises(typer.BadParameter, match="expected YYYY-MM-DD"):
+        as_of_date("2026-02-30")
 
 
 def test_window_start_takes_a_duration_or_a_date() -> None:
