@@ -99,7 +99,7 @@ class GitHubConnector:
         self._gh = Github(
             base_url=source.base_url,
             auth=auth,
-            timeout=options.timeout,  # type: ignore[arg-type]
+            timeout=max(1, round(options.timeout)),
             retry=None,
             seconds_between_requests=None,
             seconds_between_writes=None,
