@@ -93,6 +93,7 @@ class Prepared:
     flags: dict[Ident, FlagState]
     connectors: dict[str, Connector]
     now: datetime
+    unavailable: dict[str, str] = field(default_factory=dict)  # source -> why, left alone
 
 
 def prepare(
@@ -106,12 +107,21 @@ def prepare(
     source with no `deployment` set, which is asked once which markup it takes)."""
     now = now or datetime.now(UTC)
     options = connector_options(config)
-    connectors = {s.name: factory(s, options) for s in config.sources}
+    connectors: dict[str, Connector] = {}
+    markups: dict[str, Markup] = {}
+    unavailable: dict[str, str] = {}
+    for src in config.sources:
+        try:  # one source that cannot be reached leaves the others to the bot
+            conn = factory(src, options)
+            markups[src.name] = conn.comment_format  # may ask the tracker (Jira deployment)
+            connectors[src.name] = conn
+        except Exception as exc:
+            unavailable[src.name] = _describe(exc)
+            log.warning("source %s unavailable to the bot: %s", src.name, unavailable[src.name])
     with store.session() as session:
         judgement = judge_store(session, config.mapping.to_rules(), now.date())
         flags = load_flags(session)
         _recover_interrupted_labels(session, config.flagging.label, judgement.tickets, flags)
-    markups: dict[str, Markup] = {name: c.comment_format for name, c in connectors.items()}
     settings = CommentSettings(
         label=config.flagging.label,
         links=tuple((link.title, str(link.url)) for link in config.flagging.links),
@@ -125,7 +135,7 @@ def prepare(
         if verdict.source in connectors  # a source gone from the config is left alone
     )
     plan = plan_flags(subjects, flag_policy(config), renderer, now)
-    return Prepared(plan, flags, connectors, now)
+    return Prepared(plan, flags, connectors, now, unavailable)
 
 
 def _recover_interrupted_labels(
@@ -339,6 +349,7 @@ def execute(
         broken=plan.stats.broken,
         restored=plan.stats.restored,
         budget=plan.stats.budget,
+        errors=[f"source {name}: {why}" for name, why in prepared.unavailable.items()],
     )
     memory = {
         (s.source, s.key): on_seen(prepared.flags.get((s.source, s.key)), s, now) for s in plan.seen

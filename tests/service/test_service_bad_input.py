@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bmmsync.config import Config, load_config
+from bmmsync.flagging import apply_step
 from bmmsync.sandbox.server import SandboxServer
 from bmmsync.scheduler import Service
 from bmmsync.service import RunReport, run_once
@@ -84,3 +85,28 @@ def test_second_instance_with_another_config_is_refused(
     assert "another bmmsync instance (other-host:1) with a different configuration" in (
         result.stderr
     )
+
+
+def test_an_unreachable_source_leaves_the_others_to_sync_and_flag(
+    tmp_path: Path, sandbox: SandboxServer, db_url: str
+) -> None:
+    path = write_config(tmp_path, sandbox, db_url)
+    text = path.read_text().replace(
+        "flagging:",
+        "  - {name: down, kind: jira, url: 'http://127.0.0.1:1/jira', email: a@b.c,"
+        " token: t, jql: project = X}\nflagging:",
+    )
+    path.write_text(text)
+    store = Store.open(db_url)
+    try:
+        report = run_once(
+            load_config(path), store, apply_writes=apply_step(None), sleep=lambda _: None
+        )
+    finally:
+        store.close()
+    assert report.result == "failed"
+    assert report.flagging["done"] > 0
+    assert any(e.startswith("source down:") for e in report.flagging["errors"])
+    assert any(e.startswith("source down:") for e in report.errors)
+    assert [s["name"] for s in report.sync["sources"] if s["ok"]] == ["web", "platform"]
+    assert report.check["in_scope"] > 0
