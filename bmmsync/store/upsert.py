@@ -31,7 +31,9 @@ def bulk_upsert(
     update: Sequence[str] | None = None,
 ) -> int:
     """Insert `rows`, updating the `update` columns (default: every non-key column) of rows
-    whose primary key exists. Idempotent. Returns the number of rows sent."""
+    whose primary key exists. Idempotent. Returns the number of rows sent.
+
+    Every row must have the same keys (the first row decides the columns)."""
     table = cast(Table, model.__table__)
     keys = [col.name for col in table.primary_key.columns]
     dialect = session.get_bind().dialect.name
@@ -42,15 +44,18 @@ def bulk_upsert(
     else:  # pragma: no cover - other dialects are refused when the store opens
         raise NotImplementedError(dialect)
     total = 0
+    stmt: Any = None
     for batch in _batches(rows, BATCH_ROWS):
-        stmt = insert(table).values(batch)
-        columns = update if update is not None else [c for c in batch[0] if c not in keys]
-        if columns:
-            stmt = stmt.on_conflict_do_update(
-                index_elements=keys, set_={c: stmt.excluded[c] for c in columns}
+        if stmt is None:  # one statement, reused: the driver's executemany does the rest
+            base = insert(table)
+            columns = update if update is not None else [c for c in batch[0] if c not in keys]
+            stmt = (
+                base.on_conflict_do_update(
+                    index_elements=keys, set_={c: base.excluded[c] for c in columns}
+                )
+                if columns
+                else base.on_conflict_do_nothing(index_elements=keys)
             )
-        else:
-            stmt = stmt.on_conflict_do_nothing(index_elements=keys)
-        session.execute(stmt)
+        session.execute(stmt, list(batch))
         total += len(batch)
     return total

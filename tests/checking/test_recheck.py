@@ -83,9 +83,10 @@ def _rows(store: Store) -> dict[tuple[str, str], dict[str, Any]]:
 
 
 def _usage_free(row: dict[str, Any]) -> dict[str, Any]:
-    """The row without `no-capability` suggestions: they quote the capabilities most used in
-    the ticket's project, which only a full check recounts (documented on `recheck`)."""
-    if row["reason"] != "no-capability":
+    """The row without `no-capability` / `parent-missing` suggestions: they quote the
+    capabilities most used in the ticket's project, which only a full check recounts
+    (documented on `recheck`)."""
+    if row["reason"] not in ("no-capability", "parent-missing"):
         return row
     findings = [f | {"suggestion": ""} for f in row["findings"]]
     return row | {"suggestion": "", "findings": findings}
