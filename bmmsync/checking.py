@@ -243,8 +243,9 @@ def recheck(
     """Judge again the tickets a sync touched (`changed_keys`, gone ones included) and all
     their descendants, and replace their verdict rows; every other row is left untouched.
 
-    Equal to a full check for those tickets, except that `no-capability` and `parent-missing` suggestions quoting
-    per-project usage may lag until the next full check (see `bmmsync.trace.incremental`).
+    Equal to a full check for those tickets, except that `no-capability` and
+    `parent-missing` suggestions quoting per-project usage may lag until the next full
+    check (see `bmmsync.trace.incremental`).
     """
     return _rejudge(session, rules, today, _with_descendants(session, changed_keys), now)
 
