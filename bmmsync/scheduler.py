@@ -17,7 +17,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
 
+import tzlocal
 from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bmmsync.config import Config, load_config
@@ -29,15 +31,19 @@ log = logging.getLogger("bmmsync.scheduler")
 MAX_BACKOFF = timedelta(hours=1)
 
 RunFn = Callable[[Config, threading.Event], RunReport]
+SnapshotFn = Callable[[Config], object]
 
 
 class Service:
     """The long-running service: the scheduler, the current config, and the stop flag."""
 
-    def __init__(self, config: Config, config_path: Path, run: RunFn) -> None:
+    def __init__(
+        self, config: Config, config_path: Path, run: RunFn, snapshot: SnapshotFn | None = None
+    ) -> None:
         self.config = config
         self.config_path = config_path
         self._run = run
+        self._snapshot = snapshot
         self.stop = threading.Event()
         self.failures = 0
         self.skip = 0  # scheduled runs still to skip after failures
@@ -72,6 +78,14 @@ class Service:
             self.failures = 0
         return report
 
+    def daily_snapshot(self) -> None:
+        if self._snapshot is None or self.stop.is_set():
+            return
+        try:
+            self._snapshot(self.config)
+        except Exception:  # a missed snapshot is logged; the service goes on
+            log.exception("daily metrics snapshot failed")
+
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         log.info("received %s: stopping after the current write", signal.Signals(signum).name)
         self.stop.set()
@@ -91,6 +105,15 @@ class Service:
             coalesce=True,
             max_instances=1,
             misfire_grace_time=max(int(schedule.poll_every.total_seconds() // 2), 1),
+        )
+        at = schedule.snapshot_at
+        self.scheduler.add_job(
+            self.daily_snapshot,
+            CronTrigger(hour=at.hour, minute=at.minute, timezone=tzlocal.get_localzone()),
+            id="snapshot",
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=3600,
         )
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)

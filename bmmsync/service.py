@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from bmmsync.checking import judge_store, record_verdicts, summarise
+from bmmsync.checking import judge_store, record_verdicts, store_snapshot, summarise
 from bmmsync.config import Config
 from bmmsync.errors import BmmsyncError
 from bmmsync.store.database import Store
@@ -203,6 +203,15 @@ def run_once(
             log.error("could not record run %s: %s", report.run_id, exc)
     log.info(report.summary_line())
     return report
+
+
+def take_snapshot(config: Config, store: Store) -> dict[str, Any]:
+    """The daily metrics snapshot (`bmmsync report` draws its trends from these). It writes
+    to the store only, so it needs no run lease."""
+    now = _now()
+    with store.session() as session:
+        judgement = judge_store(session, config.mapping.to_rules(), now.date())
+        return store_snapshot(session, judgement, now)
 
 
 def _renew(store: Store, holder: str, digest: str) -> None:

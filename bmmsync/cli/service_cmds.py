@@ -15,7 +15,7 @@ from bmmsync.cli.output import print_json
 from bmmsync.config import Config
 from bmmsync.flagging import apply_step
 from bmmsync.scheduler import Service
-from bmmsync.service import RunReport, run_once
+from bmmsync.service import RunReport, run_once, take_snapshot
 from bmmsync.store.database import Store
 from bmmsync.store.status_repo import read_status
 
@@ -47,7 +47,7 @@ def run(
                 print(f"  error: {error}")
         raise typer.Exit(1 if report.result == "failed" else 0)
     assert app.config_path is not None
-    Service(config, app.config_path, one_run).serve()
+    Service(config, app.config_path, one_run, lambda cfg: take_snapshot(cfg, store)).serve()
 
 
 def status(

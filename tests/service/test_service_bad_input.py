@@ -11,9 +11,10 @@ from bmmsync.config import Config, load_config
 from bmmsync.flagging import apply_step
 from bmmsync.sandbox.server import SandboxServer
 from bmmsync.scheduler import Service
-from bmmsync.service import RunReport, run_once
+from bmmsync.service import RunReport, run_once, take_snapshot
 from bmmsync.store.database import Store, create_store_engine
 from bmmsync.store.lease import try_acquire
+from bmmsync.store.snapshot_repo import snapshots_since
 from tests.cli.helpers import run_cli
 from tests.service.test_service import write_config
 
@@ -110,3 +111,23 @@ def test_an_unreachable_source_leaves_the_others_to_sync_and_flag(
     assert any(e.startswith("source down:") for e in report.errors)
     assert [s["name"] for s in report.sync["sources"] if s["ok"]] == ["web", "platform"]
     assert report.check["in_scope"] > 0
+
+
+def test_daily_snapshot_job_stores_the_figures(
+    tmp_path: Path, sandbox: SandboxServer, db_url: str
+) -> None:
+    path = write_config(tmp_path, sandbox, db_url)
+    config = load_config(path)
+    store = Store.open(db_url)
+    try:
+        assert run_once(config, store).result == "ok"
+        service = Service(
+            config, path, lambda c, s: run_once(c, store), lambda c: take_snapshot(c, store)
+        )
+        service.daily_snapshot()
+        with store.session() as s:
+            snapshots = snapshots_since(s, datetime.now(UTC) - timedelta(hours=1))
+    finally:
+        store.close()
+    assert len(snapshots) == 1
+    assert snapshots[0].figures["overall"]["in_scope"] > 0
