@@ -25,9 +25,7 @@ from pydantic.fields import FieldInfo
 
 from bmmsync.config import Config, config_json_schema, format_duration
 from bmmsync.model_file import ModelFile
-
-START = "<!-- config-reference:start -->"
-END = "<!-- config-reference:end -->"
+from bmmsync.readme_sections import GeneratedSection
 
 
 def render_reference() -> str:
@@ -136,21 +134,19 @@ def _show(value: Any) -> str:
 
 
 def readme_section(text: str) -> str | None:
-    """The generated part of a README (between the markers), or None if it has no markers."""
-    if START not in text or END not in text:
-        return None
-    return text.split(START, 1)[1].split(END, 1)[0].strip("\n") + "\n"
+    return SECTION.current(text)
 
 
 def with_reference(text: str) -> str:
-    """`text` with the section between the markers replaced by a fresh reference."""
-    before, rest = text.split(START, 1)
-    after = rest.split(END, 1)[1]
-    return f"{before}{START}\n{render_reference()}{END}{after}"
+    return SECTION.updated(text)
 
 
 def schema_text() -> str:
     return json.dumps(config_json_schema(), indent=2) + "\n"
+
+
+SECTION = GeneratedSection("config-reference", render_reference)
+START, END = SECTION.start, SECTION.end
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -167,12 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.schema:
             sys.stdout.write(render_reference())
         return 0
-    text = args.write.read_text(encoding="utf-8")
-    if readme_section(text) is None:
-        print(f"{args.write}: no {START} ... {END} markers", file=sys.stderr)
-        return 1
-    args.write.write_text(with_reference(text), encoding="utf-8")
-    return 0
+    return SECTION.write(args.write)
 
 
 if __name__ == "__main__":

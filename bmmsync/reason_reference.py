@@ -13,10 +13,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from bmmsync.readme_sections import GeneratedSection
 from bmmsync.trace.reasons import Reason, reason_table
-
-START = "<!-- reason-codes:start -->"
-END = "<!-- reason-codes:end -->"
 
 
 def render_reason_codes() -> str:
@@ -30,17 +28,15 @@ def render_reason_codes() -> str:
 
 
 def readme_section(text: str) -> str | None:
-    """The generated part of a README (between the markers), or None if it has no markers."""
-    if START not in text or END not in text:
-        return None
-    return text.split(START, 1)[1].split(END, 1)[0].strip("\n") + "\n"
+    return SECTION.current(text)
 
 
 def with_reason_codes(text: str) -> str:
-    """`text` with the section between the markers replaced by a fresh table."""
-    before, rest = text.split(START, 1)
-    after = rest.split(END, 1)[1]
-    return f"{before}{START}\n{render_reason_codes()}{END}{after}"
+    return SECTION.updated(text)
+
+
+SECTION = GeneratedSection("reason-codes", render_reason_codes)
+START, END = SECTION.start, SECTION.end
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,12 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.write is None:
         sys.stdout.write(render_reason_codes())
         return 0
-    text = args.write.read_text(encoding="utf-8")
-    if readme_section(text) is None:
-        print(f"{args.write}: no {START} ... {END} markers", file=sys.stderr)
-        return 1
-    args.write.write_text(with_reason_codes(text), encoding="utf-8")
-    return 0
+    return SECTION.write(args.write)
 
 
 if __name__ == "__main__":
