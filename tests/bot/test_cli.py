@@ -8,29 +8,7 @@ import json
 from pathlib import Path
 
 from bmmsync.sandbox.server import SandboxServer
-from tests.cli.helpers import REPO, run_cli
-
-
-def write_config(tmp_path: Path, server: SandboxServer, db_url: str) -> Path:
-    path = tmp_path / "bmmsync.yaml"
-    path.write_text(
-        f"""
-store: {{url: "{db_url}"}}
-model_file: {REPO / "config" / "demo-model.yaml"}
-sources:
-  - {{name: web, kind: github, base_url: "{server.github_url}", token: bot-token, orgs: [acme]}}
-  - name: platform
-    kind: jira
-    url: "{server.jira_url}"
-    deployment: cloud
-    email: bot@example.com
-    token: jira-bot-token
-    jql: project = PLAT
-    capability_field: Capability
-flagging: {{write_interval: 0, max_writes_per_run: 30}}
-"""
-    )
-    return path
+from tests.cli.helpers import run_cli, write_sandbox_config
 
 
 def cli(config: Path, *args: str) -> str:
@@ -40,7 +18,7 @@ def cli(config: Path, *args: str) -> str:
 
 
 def test_plan_apply_audit_review(tmp_path: Path, sandbox: SandboxServer, db_url: str) -> None:
-    config = write_config(tmp_path, sandbox, db_url)
+    config = write_sandbox_config(tmp_path, sandbox, db_url, budget=30)
     cli(config, "model", "sync")
     cli(config, "sync")
 

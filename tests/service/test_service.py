@@ -25,40 +25,10 @@ from bmmsync.sandbox.server import SandboxServer
 from bmmsync.service import run_once
 from bmmsync.store.database import Store
 from bmmsync.store.models import FlagRow, RunRow
-from tests.cli.helpers import BMMSYNC, REPO, run_cli
+from tests.cli.helpers import BMMSYNC, run_cli, write_sandbox_config
 from tests.conftest import PG_URL
 
 WRITE_METHODS = {"POST", "PATCH", "PUT", "DELETE"}
-
-
-def write_config(
-    directory: Path,
-    server: SandboxServer,
-    db_url: str,
-    *,
-    budget: int = 200,
-    poll: str = "15m",
-    write_interval: float = 0,
-) -> Path:
-    path = directory / "bmmsync.yaml"
-    path.write_text(
-        f"""store: {{url: "{db_url}"}}
-model_file: {REPO / "config" / "demo-model.yaml"}
-sources:
-  - {{name: web, kind: github, base_url: "{server.github_url}", token: bot-token, orgs: [acme]}}
-  - name: platform
-    kind: jira
-    url: "{server.jira_url}"
-    deployment: cloud
-    email: bot@example.com
-    token: jira-bot-token
-    jql: project = PLAT
-    capability_field: Capability
-flagging: {{write_interval: {write_interval}, max_writes_per_run: {budget}}}
-schedule: {{poll_every: {poll}, jitter: 0s}}
-"""
-    )
-    return path
 
 
 def tracker_writes(control: SandboxControl) -> list[tuple[str, str]]:
@@ -106,7 +76,7 @@ def _env() -> dict[str, str]:
 def test_run_once_twice_second_is_a_no_op(
     tmp_path: Path, sandbox: SandboxServer, sandbox_control: SandboxControl, db_url: str
 ) -> None:
-    config = write_config(tmp_path, sandbox, db_url)
+    config = write_sandbox_config(tmp_path, sandbox, db_url)
     first = run_cli("--config", str(config), "run", "--once", "--format", "json")
     assert first.returncode == 0, first.stderr
     report = json.loads(first.stdout)
@@ -127,7 +97,7 @@ def test_run_once_twice_second_is_a_no_op(
 def test_scheduler_runs_twice_then_sigterm_exits_0(
     tmp_path: Path, sandbox: SandboxServer, sandbox_control: SandboxControl, db_url: str
 ) -> None:
-    config = write_config(tmp_path, sandbox, db_url, poll="2s")
+    config = write_sandbox_config(tmp_path, sandbox, db_url, poll="2s")
     proc = subprocess.Popen(
         [BMMSYNC, "--config", str(config), "run"],
         env=_env(),
@@ -164,7 +134,7 @@ def test_scheduler_runs_twice_then_sigterm_exits_0(
 def test_two_instances_at_once_write_each_change_once(
     tmp_path: Path, sandbox: SandboxServer, sandbox_control: SandboxControl, db_url: str
 ) -> None:
-    config = write_config(tmp_path, sandbox, db_url, write_interval=0.02)
+    config = write_sandbox_config(tmp_path, sandbox, db_url, write_interval=0.02)
     procs = [
         subprocess.Popen(
             [BMMSYNC, "--config", str(config), "run", "--once", "--format", "json"],
@@ -205,7 +175,7 @@ def reference(
     if PG_URL and db_url.startswith("sqlite"):
         pytest.skip("20 kills take a while: on PostgreSQL when it is configured, else SQLite")
     directory = tmp_path_factory.mktemp("reference")
-    config = write_config(directory, sandbox, db_url)
+    config = write_sandbox_config(directory, sandbox, db_url)
     result = run_cli("--config", str(config), "run", "--once")
     assert result.returncode == 0, result.stderr
     total = sandbox_control.requests(include_requests=False)["total"]
@@ -230,7 +200,7 @@ def test_kill_9_at_many_points_then_restart_converges(
         directory = tmp_path / f"kill{n}"
         directory.mkdir()
         url = _fresh_store(request, db_url, n)
-        config = write_config(directory, sandbox, url)
+        config = write_sandbox_config(directory, sandbox, url)
         proc = subprocess.Popen(
             [BMMSYNC, "--config", str(config), "run", "--once"],
             env=_env(),

@@ -16,7 +16,7 @@ from bmmsync.store.database import Store, create_store_engine
 from bmmsync.store.lease import try_acquire
 from bmmsync.store.snapshot_repo import snapshots_since
 from tests.cli.helpers import run_cli
-from tests.service.test_service import write_config
+from tests.cli.helpers import write_sandbox_config as write_config
 
 
 def test_database_down_fails_the_run_then_the_next_succeeds(
