@@ -44,6 +44,9 @@ BROKEN_SHARE = 0.05
 PARENT_SHARE = 0.30
 
 
+DAY = 86400
+
+
 def generate(state: SandboxState, n: int, random_seed: int = 42) -> dict[str, int]:
     """Fill an empty state with `n` tickets; returns counts per reason code."""
     rng = random.Random(random_seed)
@@ -64,13 +67,15 @@ def generate(state: SandboxState, n: int, random_seed: int = 42) -> dict[str, in
     # A cycle is a pair: the first ticket points at the next one made on the same side,
     # which points back. side (0, 1 GitHub repos; 2 Jira) -> number that awaits its partner.
     open_cycle: dict[int, int] = {}
-    span = 365 * 86400
+    span = 365 * DAY
     reasons = list(BROKEN)
     for i in range(n):
         side = (i // 2) % 2 if i % 2 == 0 else 2
         roll = rng.random()
-        created = now - span + (span * i) // max(n, 1)
-        updated = min(now, created + rng.randrange(0, 30 * 86400))
+        # Nothing changes in the last day, so a sync right after seeding finds no update
+        # inside its overlap window (as with a real backlog, where edits are spread out).
+        created = now - DAY - span + (span * i) // max(n, 1)
+        updated = created + rng.randrange(0, max(1, min(30 * DAY, now - DAY - created)))
         parent_of = None
         labels: list[str] = []
         if side in open_cycle:
