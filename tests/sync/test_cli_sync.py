@@ -55,8 +55,8 @@ def test_failing_source_exits_1_and_names_it(
 ) -> None:
     monkeypatch.setenv("BMMSYNC_SANDBOX_URL", sandbox.url)
     monkeypatch.chdir(tmp_path)
-    sandbox.sandbox.faults.add("/jira/", "503", count=100)
-    monkeypatch.setattr("connectors.http_errors.backoff", lambda attempt, rng=None: 0.0)
+    # A malformed answer is not retried (a 5xx would be, with real back-off waits).
+    sandbox.sandbox.faults.add("/jira/", "malformed", count=100)
 
     assert bmmsync("sync", "--format", "json") == 1
     report = json.loads(capsys.readouterr().out)
