@@ -7,7 +7,14 @@ from pathlib import Path
 
 import typer
 
-from bmmsync.sandbox.state import GITHUB_TOKENS, JIRA_BASIC, JIRA_PATS
+from bmmsync.sandbox.state import (
+    GITHUB_APP_BOT,
+    GITHUB_APP_ID,
+    GITHUB_APP_INSTALLATION,
+    GITHUB_TOKENS,
+    JIRA_BASIC,
+    JIRA_PATS,
+)
 
 sandbox_app = typer.Typer(help="A local server that behaves like GitHub's and Jira's REST APIs.")
 
@@ -35,6 +42,10 @@ def serve(
     typer.echo(f"Jira   : {server.jira_url}  ({server.state.data.jira_deployment})")
     typer.echo(f"Control: {server.url}/_sandbox/")
     typer.echo("GitHub tokens: " + ", ".join(f"{t} -> {u}" for t, u in GITHUB_TOKENS.items()))
+    typer.echo(
+        f"GitHub App: app_id {GITHUB_APP_ID}, installation_id {GITHUB_APP_INSTALLATION} "
+        f"(any private key; acts as {GITHUB_APP_BOT})"
+    )
     typer.echo("Jira basic auth: " + ", ".join(f"{e} / {t}" for e, t in JIRA_BASIC))
     typer.echo("Jira bearer PATs: " + ", ".join(JIRA_PATS))
     if state is not None:

@@ -9,20 +9,30 @@ are synchronous and run under the state lock, so a page is a consistent snapshot
 from __future__ import annotations
 
 import hashlib
+import secrets
+import time
 import zlib
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import jwt
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from bmmsync.sandbox import github_json as gj
-from bmmsync.sandbox.clock import parse_iso
+from bmmsync.sandbox.clock import iso_z, parse_iso
 from bmmsync.sandbox.limits import Limits
 from bmmsync.sandbox.records import GhIssue, GhRepo
-from bmmsync.sandbox.state import GITHUB_TOKENS, NotFound, SandboxState
+from bmmsync.sandbox.state import (
+    GITHUB_APP_BOT,
+    GITHUB_APP_ID,
+    GITHUB_APP_INSTALLATION,
+    GITHUB_TOKENS,
+    NotFound,
+    SandboxState,
+)
 from bmmsync.sandbox.web import JSON_TYPE, ApiError, Call, dumps, origin, read_json_body
 
 DOCS = "https://docs.github.com/rest"
@@ -104,6 +114,7 @@ class GitHubApi:
     def routes(self) -> list[BaseRoute]:
         r = self._route
         return [
+            r("/app/installations/{installation:int}/access_tokens", POST=self.app_token),
             r("/user", GET=self.get_user),
             r("/users/{login}", GET=self.get_named_user),
             r("/rate_limit", GET=self.get_rate_limit),
@@ -229,10 +240,28 @@ class GitHubApi:
 
     def _authenticate(self, request: Request) -> str:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        user = GITHUB_TOKENS.get(token.strip()) if scheme.lower() in ("token", "bearer") else None
+        token = token.strip()
+        if scheme.lower() not in ("token", "bearer"):
+            raise error(401, "Bad credentials")
+        user = GITHUB_TOKENS.get(token) or self.state.app_tokens.get(token)
+        if user is None and request.url.path.endswith("/access_tokens"):
+            user = self._app_from_jwt(token)
         if user is None:
             raise error(401, "Bad credentials")
         return user
+
+    def _app_from_jwt(self, token: str) -> str | None:
+        """The App a JWT names, if its claims hold (the signature is not checked)."""
+        try:
+            claims = jwt.decode(token, options={"verify_signature": False})
+        except jwt.PyJWTError:
+            return None
+        now = int(time.time())  # the App signs with the real clock, not the sandbox's
+        if str(claims.get("iss")) != str(GITHUB_APP_ID) or not (
+            int(claims.get("iat", now + 1)) <= now + 60 < int(claims.get("exp", 0)) + 60
+        ):
+            return None
+        return f"app:{GITHUB_APP_ID}"
 
     def _repo(self, call: Call) -> GhRepo:
         return self.state.repo(f"{call.path['owner']}/{call.path['repo']}")
@@ -245,6 +274,26 @@ class GitHubApi:
 
     def _render(self, call: Call) -> Callable[[GhIssue], bytes]:
         return lambda issue: gj.issue_bytes(self.state, call.base, issue)
+
+    # ----- GitHub App ------------------------------------------------------------------
+    def app_token(self, call: Call) -> Reply:
+        """An installation access token, for a request signed as the App (a JWT)."""
+        if not call.user.startswith("app:"):
+            raise error(401, "A JSON web token could not be decoded")
+        if call.path["installation"] != GITHUB_APP_INSTALLATION:
+            raise not_found()
+        token = f"ghs_sandbox{secrets.token_hex(16)}"
+        self.state.app_tokens[token] = GITHUB_APP_BOT
+        expires = self.state.clock.now() + 3600
+        return ok(
+            {
+                "token": token,
+                "expires_at": iso_z(expires),
+                "permissions": {"issues": "write", "metadata": "read"},
+                "repository_selection": "all",
+            },
+            201,
+        )
 
     # ----- users, orgs, repos ----------------------------------------------------------
     def get_user(self, call: Call) -> Reply:

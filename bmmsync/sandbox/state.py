@@ -32,10 +32,16 @@ from bmmsync.sandbox.records import (
 
 # Fake, sandbox-only credentials (the contract other engineers rely on).
 GITHUB_TOKENS = {"bot-token": "bmmsync-bot", "alice-token": "alice", "bob-token": "bob"}
+# The one GitHub App the sandbox knows: its id, its installation, and the bot user that its
+# installation tokens act as. The sandbox checks a JWT's claims, not its signature (any key).
+GITHUB_APP_ID = 424242
+GITHUB_APP_INSTALLATION = 4242
+GITHUB_APP_BOT = "bmmsync-sandbox[bot]"
 GITHUB_USERS = (
     GhUser(id=9000001, login="bmmsync-bot", type="Bot", name="bmmsync bot"),
     GhUser(id=9000002, login="alice", name="Alice Example"),
     GhUser(id=9000003, login="bob", name="Bob Example"),
+    GhUser(id=9000004, login=GITHUB_APP_BOT, type="Bot", name="bmmsync sandbox app"),
 )
 JIRA_USERS = (
     JiraUser("557058:bmmsync-bot", "bmmsync-bot", "bot@example.com", "bmmsync bot"),
@@ -87,6 +93,7 @@ class SandboxState:
         self.jira_users = {u.account_id: u for u in JIRA_USERS}
         self.dirty = False
         self._children: dict[str, list[GhIssue]] = {}  # lower parent key -> sub-issues
+        self.app_tokens: dict[str, str] = {}  # installation token -> user
 
     # ----- lifecycle -------------------------------------------------------------------
     def reset(self, jira_deployment: str | None = None) -> None:

@@ -1,0 +1,80 @@
+"""GitHub App auth end to end: PyGithub signs a JWT with the App's key, trades it for an
+installation token at the sandbox, and the sync and the bot's writes run as the App."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from bmmsync.config import Config
+from bmmsync.sandbox.pytest_plugin import SandboxControl
+from bmmsync.sandbox.server import SandboxServer
+from bmmsync.sandbox.state import GITHUB_APP_BOT, GITHUB_APP_ID, GITHUB_APP_INSTALLATION
+from bmmsync.store.database import Store
+from bmmsync.store.ticket_repo import iter_tickets
+from bmmsync.sync import connector_options, sync_sources
+from connectors.registry import connector_for
+
+
+def _app_config(server: SandboxServer, tmp_path: Path, app_id: int = GITHUB_APP_ID) -> Config:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = tmp_path / "app.pem"
+    pem.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return Config.model_validate(
+        {
+            "sources": [
+                {
+                    "name": "web",
+                    "kind": "github",
+                    "base_url": server.github_url,
+                    "app_id": app_id,
+                    "private_key_file": str(pem),
+                    "installation_id": GITHUB_APP_INSTALLATION,
+                    "orgs": ["acme"],
+                }
+            ],
+            "flagging": {"write_interval": 0},
+        }
+    )
+
+
+def test_sync_and_write_as_a_github_app(
+    sandbox: SandboxServer, sandbox_control: SandboxControl, store: Store, tmp_path: Path
+) -> None:
+    config = _app_config(sandbox, tmp_path)
+    report = sync_sources(config, store, sleep=lambda _: None, timeout=5.0)
+    assert report.ok, report.as_dict()
+    with store.session() as s:
+        keys = {t.key for t in iter_tickets(s)}
+    assert "acme/web#9" in keys and "acme/mobile#7" in keys
+
+    log = sandbox_control.requests()["requests"]
+    token_calls = [r for r in log if r["path"].endswith("/access_tokens")]
+    assert [(r["method"], r["status"]) for r in token_calls] == [("POST", 201)]
+    listings = [r for r in log if r["path"] == "/github/orgs/acme/issues"]
+    assert listings and {r["user"] for r in listings} == {GITHUB_APP_BOT}
+
+    conn = connector_for(config.sources[0], connector_options(config))
+    ref = conn.create_comment("acme/web#9", "hello from the app", "app-test")
+    issue = sandbox_control.github_issue("acme/web", 9)
+    mine = [c for c in issue["comment_list"] if str(c["id"]) == ref.id]
+    assert mine and mine[0]["user"] == GITHUB_APP_BOT
+
+
+def test_an_unknown_app_is_refused_and_named(
+    sandbox: SandboxServer, store: Store, tmp_path: Path
+) -> None:
+    config = _app_config(sandbox, tmp_path, app_id=999)
+    report = sync_sources(config, store, sleep=lambda _: None, timeout=5.0)
+    [summary] = report.sources
+    assert not summary.ok
+    assert summary.error is not None
+    assert "source 'web'" in summary.error and "app_id, private_key_file" in summary.error
