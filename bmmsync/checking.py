@@ -22,6 +22,7 @@ from sqlalchemy import cast as cast_
 from sqlalchemy.orm import Session
 
 from bmmsync.domain import Model, Ticket
+from bmmsync.errors import StoreError
 from bmmsync.store.map_repo import load_model
 from bmmsync.store.models import TraceLinkRow, VerdictRow
 from bmmsync.store.snapshot_repo import add_snapshot
@@ -62,8 +63,15 @@ def _gc_paused() -> Iterator[None]:
 
 
 def judge_store(session: Session, rules: MappingRules, today: date) -> Judgement:
-    """Judge every stored ticket (tickets marked gone are left out) against the stored map."""
+    """Judge every stored ticket (tickets marked gone are left out) against the stored map.
+
+    Raises `StoreError` when the store holds no map: every ticket would look untraced."""
     model = load_model(session)
+    if not model.capabilities and not model.motivators:
+        raise StoreError(
+            "the store holds no strategy map yet: run `bmmsync model sync` "
+            "(`bmmsync sync` and `bmmsync run` load it too)"
+        )
     index = MapIndex(model)
     with _gc_paused():
         tickets = list(iter_tickets(session))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import typer
 from rich.console import Console
@@ -10,6 +11,7 @@ from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElaps
 from rich.table import Table
 
 from bmmsync.cli.context import Format, app_context
+from bmmsync.store.map_repo import sync_model
 from bmmsync.sync import SourceSummary, SyncReport, sync_sources
 
 
@@ -64,11 +66,14 @@ def sync_command(
     ),
     format: Format = typer.Option(Format.TABLE, "--format", help="Summary as table or json."),
 ) -> None:
-    """Pull tickets from every configured source into the store (incrementally)."""
+    """Pull the model file and every configured source's tickets into the store
+    (incrementally), so that check, plan and apply see the current map and backlog."""
     app = app_context(ctx)
     config = app.config()
     store = app.store()
     console: Console = app.console
+    with store.session() as session:
+        model_changes = sync_model(session, config.load_model(), datetime.now(UTC))
     if console.is_terminal and format is Format.TABLE:
         columns = (
             SpinnerColumn(),
@@ -83,8 +88,17 @@ def sync_command(
     else:
         report = sync_sources(config, store, source=source, full=full)
     if format is Format.JSON:
-        print(json.dumps(report.as_dict(), indent=2))
+        print(json.dumps(report.as_dict() | {"model": model_changes.as_dict()}, indent=2))
     else:
+        if not model_changes.unchanged:
+            counts = {
+                verb: sum(len(ids) for ids in entries.values())
+                for verb, entries in model_changes.as_dict().items()
+            }
+            console.print(
+                "model: " + ", ".join(f"{n} {verb}" for verb, n in counts.items() if n),
+                highlight=False,
+            )
         console.print(_table(report))
         for failed in report.sources:
             if failed.error:

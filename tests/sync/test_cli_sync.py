@@ -31,6 +31,7 @@ def test_demo_sync_fills_the_store_then_polls_cheaply(
     assert bmmsync("sync", "--format", "json") == 0
     first = json.loads(capsys.readouterr().out)
     assert first["ok"] and {s["name"] for s in first["sources"]} == {"web", "platform"}
+    assert "self-service-portal" in first["model"]["added"]["capabilities"]  # the map too
 
     store = Store.open(f"sqlite:///{tmp_path / 'bmmsync-demo.db'}")
     with store.session() as session:
@@ -41,7 +42,11 @@ def test_demo_sync_fills_the_store_then_polls_cheaply(
     store.close()
 
     assert bmmsync("sync", "--format", "json") == 0
-    capsys.readouterr()
+    assert json.loads(capsys.readouterr().out)["model"] == {
+        "added": {},
+        "changed": {},
+        "retired": {},
+    }
     clear_log(sandbox)
     assert bmmsync("sync") == 0
     table = capsys.readouterr().out

@@ -83,3 +83,14 @@ def test_check_table_and_markdown(tmp_path: Path, db_url: str) -> None:
     overall = snapshots[-1].figures["overall"]
     assert (overall["in_scope"], overall["traced"], overall["traceability"]) == (4, 2, 0.5)
     assert set(snapshots[-1].figures["by_source"]) == {"web"}
+
+
+def test_check_without_a_map_says_how_to_load_it(tmp_path: Path, db_url: str) -> None:
+    write_config(tmp_path, db_url)
+    store = Store.open(db_url)
+    with store.session() as s:
+        upsert_tickets(s, [Ticket(source="web", key="acme/web#1", title="x")], NOW)
+    store.close()
+    result = run_cli("check", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "the store holds no strategy map yet: run `bmmsync model sync`" in result.stderr

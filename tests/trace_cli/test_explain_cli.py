@@ -18,8 +18,7 @@ from bmmsync.cli.main import main
 from bmmsync.sandbox.server import SandboxServer
 from bmmsync.store.database import Store
 from tests.bot.helpers import bot_config, sync
-from tests.bot.test_cli import write_config
-from tests.cli.helpers import run_cli
+from tests.cli.helpers import run_cli, write_sandbox_config
 
 TODAY = "2026-11-23"
 
@@ -48,7 +47,7 @@ def test_explain_shows_each_kind_of_chain_in_the_demo(
     db_url: str,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    config = write_config(tmp_path, sandbox, db_url)
+    config = write_sandbox_config(tmp_path, sandbox, db_url, budget=30)
     store = Store.open(db_url)
     sync(bot_config(sandbox), store)
     store.close()
