@@ -78,6 +78,14 @@ def judge_store(session: Session, rules: MappingRules, today: date) -> Judgement
     return Judgement(model, index, tickets, judge(tickets, index, rules, today))
 
 
+def check_store(session: Session, rules: MappingRules, today: date, now: datetime) -> Judgement:
+    """A full check: judge every stored ticket and replace the stored verdicts and links.
+    What `bmmsync check` and each service run do."""
+    judgement = judge_store(session, rules, today)
+    record_verdicts(session, judgement.verdicts, now, replace_all=True)
+    return judgement
+
+
 _VERDICT_COLUMNS = (
     "source",
     "key",

@@ -25,7 +25,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from bmmsync.checking import judge_store
+from bmmsync.checking import Judgement, judge_store
 from bmmsync.comments import CommentRenderer, CommentSettings, Markup, fallback_body
 from bmmsync.config import Config
 from bmmsync.domain import Ticket
@@ -102,9 +102,11 @@ def prepare(
     *,
     now: datetime | None = None,
     factory: ConnectorFactory = connector_for,
+    judgement: Judgement | None = None,
 ) -> Prepared:
-    """Judge the store and plan the writes. Reads only (trackers are not called, except a Jira
-    source with no `deployment` set, which is asked once which markup it takes)."""
+    """Judge the store (unless given its `judgement`) and plan the writes. Reads only
+    (trackers are not called, except a Jira source with no `deployment` set, which is asked
+    once which markup it takes)."""
     now = now or datetime.now(UTC)
     options = connector_options(config)
     connectors: dict[str, Connector] = {}
@@ -119,7 +121,8 @@ def prepare(
             unavailable[src.name] = _describe(exc)
             log.warning("source %s unavailable to the bot: %s", src.name, unavailable[src.name])
     with store.session() as session:
-        judgement = judge_store(session, config.mapping.to_rules(), now.date())
+        if judgement is None:
+            judgement = judge_store(session, config.mapping.to_rules(), now.date())
         flags = load_flags(session)
         _recover_interrupted_labels(session, config.flagging.label, judgement.tickets, flags)
     settings = CommentSettings(
@@ -417,19 +420,23 @@ def run_flagging(
     stop: threading.Event | None = None,
     run_id: str | None = None,
     factory: ConnectorFactory = connector_for,
+    judgement: Judgement | None = None,
 ) -> ApplyStats:
     """Plan and apply once: what the service and the scheduler call. Returns the stats."""
-    prepared = prepare(config, store, factory=factory)
+    prepared = prepare(config, store, factory=factory, judgement=judgement)
     return execute(prepared, store, label=config.flagging.label, run_id=run_id, stop=stop)
 
 
-def apply_step(stop: threading.Event | None = None) -> Callable[[Config, Store, Any], None]:
+def apply_step(
+    stop: threading.Event | None = None,
+) -> Callable[[Config, Store, Any, Judgement], None]:
     """The service's flagging step (`service.run_once(apply_writes=...)`): the stats, with
     each failed write, go into the run report. A refused write does not fail the run: it is
     audited and retried next run."""
 
-    def step(config: Config, store: Store, report: Any) -> None:
-        report.flagging = run_flagging(config, store, stop=stop, run_id=report.run_id).as_dict()
+    def step(config: Config, store: Store, report: Any, judgement: Judgement) -> None:
+        stats = run_flagging(config, store, stop=stop, run_id=report.run_id, judgement=judgement)
+        report.flagging = stats.as_dict()
 
     return step
 

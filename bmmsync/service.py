@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from bmmsync.checking import judge_store, record_verdicts, store_snapshot, summarise
+from bmmsync.checking import Judgement, check_store, judge_store, store_snapshot, summarise
 from bmmsync.config import Config
 from bmmsync.errors import BmmsyncError
 from bmmsync.store.database import Store
@@ -131,7 +131,8 @@ def _save_run(store: Store, report: RunReport, holder: str) -> None:
         )
 
 
-Step = Callable[[Config, Store, RunReport], None]
+# The flagging step gets the run's judgement, so the store is judged once per run.
+Step = Callable[[Config, Store, RunReport, Judgement], None]
 
 
 def run_once(
@@ -184,10 +185,13 @@ def run_once(
         report.errors += [f"source {s.name}: {s.error}" for s in sync_report.sources if not s.ok]
         _renew(store, holder, digest)
         if stop is None or not stop.is_set():
-            report.check = _check(config, store)
-        if apply_writes is not None and (stop is None or not stop.is_set()):
-            _renew(store, holder, digest)
-            apply_writes(config, store, report)
+            now = _now()
+            with store.session() as session:
+                judgement = check_store(session, config.mapping.to_rules(), now.date(), now)
+            report.check = summarise(judgement)
+            if apply_writes is not None and (stop is None or not stop.is_set()):
+                _renew(store, holder, digest)
+                apply_writes(config, store, report, judgement)
         report.result = "failed" if report.errors else "ok"
     except (BmmsyncError, SQLAlchemyError) as exc:
         report.result = "failed"
@@ -217,11 +221,3 @@ def take_snapshot(config: Config, store: Store) -> dict[str, Any]:
 def _renew(store: Store, holder: str, digest: str) -> None:
     with store.session() as session:
         try_acquire(session, holder, digest, _now(), LEASE_TTL)
-
-
-def _check(config: Config, store: Store) -> dict[str, Any]:
-    now = _now()
-    with store.session() as session:
-        judgement = judge_store(session, config.mapping.to_rules(), now.date())
-        record_verdicts(session, judgement.verdicts, now, replace_all=True)
-    return summarise(judgement)

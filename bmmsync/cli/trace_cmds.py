@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
-from bmmsync.checking import judge_store, record_verdicts, store_snapshot, summarise
+from bmmsync.checking import check_store, store_snapshot, summarise
 from bmmsync.cli.context import Format, app_context
 from bmmsync.cli.output import print_json
 from bmmsync.domain import Finding, Severity
@@ -94,8 +94,7 @@ def check(
     as_of = as_of_date(today)
     now = datetime.now(UTC)
     with app.store().session() as session:
-        judgement = judge_store(session, config.mapping.to_rules(), as_of)
-        record_verdicts(session, judgement.verdicts, now, replace_all=True)
+        judgement = check_store(session, config.mapping.to_rules(), as_of, now)
         if today is None:
             store_snapshot(session, judgement, now)
     summary = summarise(judgement)

@@ -174,19 +174,21 @@ class _Parser:
         where = f" (line 1, character {t.pos})" if t else ""
         return JqlError(f"Error in the JQL Query: Expecting {what} but got {got}.{where}")
 
-    def or_expr(self) -> Predicate:
-        parts = [self.and_expr()]
-        while self.word("OR"):
+    def _joined(
+        self, word: str, operand: Callable[[], Predicate], combine: Callable[..., bool]
+    ) -> Predicate:
+        """`operand (word operand)*`, combined with `any` (OR) or `all` (AND)."""
+        parts = [operand()]
+        while self.word(word):
             self.take()
-            parts.append(self.and_expr())
-        return parts[0] if len(parts) == 1 else (lambda i: any(p(i) for p in parts))
+            parts.append(operand())
+        return parts[0] if len(parts) == 1 else (lambda i: combine(p(i) for p in parts))
+
+    def or_expr(self) -> Predicate:
+        return self._joined("OR", self.and_expr, any)
 
     def and_expr(self) -> Predicate:
-        parts = [self.not_expr()]
-        while self.word("AND"):
-            self.take()
-            parts.append(self.not_expr())
-        return parts[0] if len(parts) == 1 else (lambda i: all(p(i) for p in parts))
+        return self._joined("AND", self.not_expr, all)
 
     def not_expr(self) -> Predicate:
         if self.word("NOT"):
