@@ -34,7 +34,7 @@ FIELDS = (
 
 
 def config(url: str) -> Any:
-    from bmmsync.config import Config
+    from bmmsync.config.settings import Config
 
     return Config.model_validate(
         {

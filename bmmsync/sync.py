@@ -16,9 +16,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from bmmsync.config import Config, GitHubSource, JiraSource
+from bmmsync.config.secrets import mask
+from bmmsync.config.settings import Config, GitHubSource, JiraSource
 from bmmsync.errors import BmmsyncError, ConfigError
-from bmmsync.secrets import mask
 from bmmsync.store import ticket_repo
 from bmmsync.store.database import Store
 from bmmsync.store.source_repo import last_full_sync, record_sync

@@ -25,8 +25,8 @@ import requests
 from github import GithubException
 from jira.exceptions import JIRAError
 
+from bmmsync.config.secrets import mask
 from bmmsync.errors import SourceError
-from bmmsync.secrets import mask
 from connectors.base import Sleep
 
 log = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ import json
 import typer
 
 from bmmsync.cli.context import app_context
-from bmmsync.config import GitHubSource, config_json_schema
+from bmmsync.config.settings import GitHubSource, config_json_schema
 
 config_app = typer.Typer(
     help="Check the configuration, print its JSON Schema.", no_args_is_help=True

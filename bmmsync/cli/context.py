@@ -13,7 +13,7 @@ from rich.console import Console
 from bmmsync.store.database import Store
 
 if TYPE_CHECKING:
-    from bmmsync.config import Config
+    from bmmsync.config.settings import Config
 
 
 class Format(StrEnum):
@@ -32,7 +32,7 @@ class AppContext:
     def config(self) -> Config:
         """The validated config (raises ConfigError listing every problem)."""
         if self._config is None:
-            from bmmsync.config import find_config_path, load_config
+            from bmmsync.config.settings import find_config_path, load_config
 
             self.config_path = find_config_path(self.config_path)
             self._config = load_config(self.config_path)

@@ -20,12 +20,12 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
+from bmmsync.bot.flagging import apply_step
+from bmmsync.bot.review import group_by_reason, review_records
 from bmmsync.cli.context import app_context
-from bmmsync.config import load_config
-from bmmsync.flagging import apply_step
-from bmmsync.review import group_by_reason, review_records
+from bmmsync.config.settings import load_config
 from bmmsync.sandbox.server import SandboxServer
-from bmmsync.service import run_once
+from bmmsync.service.runner import run_once
 from bmmsync.store.database import Store
 
 SANDBOX_URL_DEFAULT = "${BMMSYNC_SANDBOX_URL:-http://127.0.0.1:8642}"

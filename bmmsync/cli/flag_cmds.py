@@ -15,18 +15,18 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from bmmsync.cli.context import Format, app_context
-from bmmsync.cli.output import print_json
-from bmmsync.config import parse_duration
-from bmmsync.errors import ConfigError
-from bmmsync.flagging import execute, prepare
-from bmmsync.review import (
+from bmmsync.bot.flagging import execute, prepare
+from bmmsync.bot.review import (
     ReviewFilter,
     age_text,
     group_by_reason,
     review_records,
     review_tables,
 )
+from bmmsync.cli.context import Format, app_context
+from bmmsync.cli.output import print_json
+from bmmsync.config.settings import parse_duration
+from bmmsync.errors import ConfigError
 from bmmsync.store.audit_repo import list_audit
 
 

@@ -10,8 +10,8 @@ from rich.tree import Tree
 
 from bmmsync.cli.context import Format, app_context
 from bmmsync.cli.output import print_json
+from bmmsync.config.model_file import dump_model
 from bmmsync.domain import Model, Status
-from bmmsync.model_file import dump_model
 from bmmsync.store.map_repo import load_model, sync_model
 
 model_app = typer.Typer(help="The motivator -> decision -> capability map.", no_args_is_help=True)

@@ -14,7 +14,7 @@ from rich.table import Table
 from bmmsync.cli.context import app_context
 from bmmsync.cli.output import print_json
 from bmmsync.cli.trace_cmds import as_of_date
-from bmmsync.config import parse_duration
+from bmmsync.config.settings import parse_duration
 from bmmsync.reporting import HEADLINE, report_store
 
 

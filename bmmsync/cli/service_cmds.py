@@ -10,12 +10,12 @@ from typing import Any
 import typer
 from rich.table import Table
 
+from bmmsync.bot.flagging import apply_step
 from bmmsync.cli.context import Format, app_context
 from bmmsync.cli.output import print_json
-from bmmsync.config import Config
-from bmmsync.flagging import apply_step
-from bmmsync.scheduler import Service
-from bmmsync.service import RunReport, run_once, take_snapshot
+from bmmsync.config.settings import Config
+from bmmsync.service.runner import RunReport, run_once, take_snapshot
+from bmmsync.service.scheduler import Service
 from bmmsync.store.database import Store
 from bmmsync.store.status_repo import read_status
 

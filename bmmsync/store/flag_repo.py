@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from bmmsync.planner import FlagState
+from bmmsync.bot.planner import FlagState
 from bmmsync.store.models import FlagRow, TicketRow
 from bmmsync.store.upsert import bulk_upsert
 

@@ -37,7 +37,7 @@ from connectors.http_errors import Retrier, seconds_until_reset
 from connectors.paging import follow_pages
 
 if TYPE_CHECKING:
-    from bmmsync.config import GitHubSource
+    from bmmsync.config.settings import GitHubSource
 
 log = logging.getLogger(__name__)
 

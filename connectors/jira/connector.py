@@ -45,7 +45,7 @@ from connectors.jira.tickets import (
 from connectors.paging import follow_pages
 
 if TYPE_CHECKING:
-    from bmmsync.config import JiraSource
+    from bmmsync.config.settings import JiraSource
 
 log = logging.getLogger(__name__)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from bmmsync.config import Config
-from bmmsync.flagging import ApplyStats, prepare, run_flagging
-from bmmsync.planner import FlagPlan
+from bmmsync.bot.flagging import ApplyStats, prepare, run_flagging
+from bmmsync.bot.planner import FlagPlan
+from bmmsync.config.settings import Config
 from bmmsync.sandbox.server import SandboxServer
 from bmmsync.store.database import Store
 from bmmsync.store.map_repo import sync_model

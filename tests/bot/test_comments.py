@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bmmsync.comments import CommentRenderer, CommentSettings, Markup, fallback_body
+from bmmsync.bot.comments import CommentRenderer, CommentSettings, Markup, fallback_body
+from bmmsync.bot.planner import Subject
 from bmmsync.errors import ConfigError
-from bmmsync.planner import Subject
 from bmmsync.trace.judge import judge
 from bmmsync.trace.rules import MappingRules
 from tests.trace.factories import TODAY, demo_index, ticket

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
+from bmmsync.bot.flagging import MARKER, execute, prepare
 from bmmsync.errors import SourceError
-from bmmsync.flagging import MARKER, execute, prepare
 from bmmsync.sandbox.pytest_plugin import SandboxControl
 from bmmsync.sandbox.server import SandboxServer
 from bmmsync.store.audit_repo import list_audit

@@ -9,8 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bmmsync.domain import Ticket
-from bmmsync.planner import (
+from bmmsync.bot.planner import (
     Action,
     EscalationPolicy,
     FlagPlan,
@@ -24,6 +23,7 @@ from bmmsync.planner import (
     on_settle,
     plan_flags,
 )
+from bmmsync.domain import Ticket
 from bmmsync.trace.judge import judge
 from bmmsync.trace.rules import MappingRules
 from tests.trace.factories import TODAY, demo_index, ticket

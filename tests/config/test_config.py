@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bmmsync.config import (
+from bmmsync.config.settings import (
     Config,
     GitHubSource,
     JiraSource,

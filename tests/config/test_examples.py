@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 
-from bmmsync.config import config_json_schema, load_config
-from bmmsync.config_reference import schema_text
-from bmmsync.model_file import load_model
+from bmmsync.config.model_file import load_model
+from bmmsync.config.settings import config_json_schema, load_config
+from bmmsync.readme.config_reference import schema_text
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
 
@@ -70,6 +70,6 @@ def test_schema_file_in_config_is_up_to_date() -> None:
     committed = CONFIG_DIR / "bmmsync.schema.json"
     assert committed.read_text() == schema_text(), (
         "config/bmmsync.schema.json is stale: run "
-        "python -m bmmsync.config_reference --schema config/bmmsync.schema.json"
+        "python -m bmmsync.readme.config_reference --schema config/bmmsync.schema.json"
     )
     json.loads(committed.read_text())

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bmmsync import domain
-from bmmsync.model_file import dump_model, load_model
+from bmmsync.config.model_file import dump_model, load_model
 
 from .helpers import MODEL, problems_of, write
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bmmsync.config import Config
-from bmmsync.config_reference import (
+from bmmsync.config.settings import Config
+from bmmsync.readme.config_reference import (
     END,
     START,
     main,
@@ -25,7 +25,7 @@ def test_readme_reference_is_up_to_date() -> None:
         pytest.skip("README.md has no config-reference markers yet")
     assert section == render_reference(), (
         "README's configuration reference is stale: run "
-        "python -m bmmsync.config_reference --write README.md"
+        "python -m bmmsync.readme.config_reference --write README.md"
     )
 
 

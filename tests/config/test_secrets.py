@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bmmsync.config import load_config
-from bmmsync.secrets import (
+from bmmsync.config.secrets import (
     MaskingFilter,
     Secret,
     SecretUrl,
@@ -18,6 +17,7 @@ from bmmsync.secrets import (
     register_secret,
     substitute,
 )
+from bmmsync.config.settings import load_config
 
 from .helpers import problems_of, write
 

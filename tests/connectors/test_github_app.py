@@ -8,7 +8,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from bmmsync.config import Config
+from bmmsync.config.settings import Config
 from bmmsync.sandbox.pytest_plugin import SandboxControl
 from bmmsync.sandbox.server import SandboxServer
 from bmmsync.sandbox.state import GITHUB_APP_BOT, GITHUB_APP_ID, GITHUB_APP_INSTALLATION

@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bmmsync.config import load_config
-from bmmsync.flagging import apply_step
+from bmmsync.bot.flagging import apply_step
+from bmmsync.config.settings import load_config
 from bmmsync.sandbox.pytest_plugin import SandboxControl
 from bmmsync.sandbox.server import SandboxServer
-from bmmsync.service import run_once
+from bmmsync.service.runner import run_once
 from bmmsync.store.database import Store
 from bmmsync.store.models import FlagRow, RunRow
 from tests.cli.helpers import BMMSYNC, run_cli, write_sandbox_config

@@ -7,11 +7,11 @@ import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bmmsync.config import Config, load_config
-from bmmsync.flagging import apply_step
+from bmmsync.bot.flagging import apply_step
+from bmmsync.config.settings import Config, load_config
 from bmmsync.sandbox.server import SandboxServer
-from bmmsync.scheduler import Service
-from bmmsync.service import RunReport, run_once, take_snapshot
+from bmmsync.service.runner import RunReport, run_once, take_snapshot
+from bmmsync.service.scheduler import Service
 from bmmsync.store.database import Store, create_store_engine
 from bmmsync.store.lease import try_acquire
 from bmmsync.store.snapshot_repo import snapshots_since

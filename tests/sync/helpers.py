@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bmmsync.config import Config
+from bmmsync.config.settings import Config
 from bmmsync.domain import Ticket
 from bmmsync.sandbox.server import SandboxServer
 from bmmsync.store.database import Store

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from bmmsync.config import load_config
+from bmmsync.config.settings import load_config
 from bmmsync.domain import Ticket
 from bmmsync.store.database import Store
 from bmmsync.store.map_repo import sync_model

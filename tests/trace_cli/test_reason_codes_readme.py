@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bmmsync.reason_reference import (
+from bmmsync.readme.reason_reference import (
     END,
     START,
     main,
@@ -20,7 +20,8 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 def test_readme_lists_every_reason_code() -> None:
     section = readme_section(README.read_text(encoding="utf-8"))
     assert section == render_reason_codes(), (
-        "README's reason codes are stale: run python -m bmmsync.reason_reference --write README.md"
+        "README's reason codes are stale: "
+        "run python -m bmmsync.readme.reason_reference --write README.md"
     )
     for reason in Reason:
         about = "map" if reason.is_map_reason else "ticket"

@@ -17,7 +17,7 @@ import typer
 from bmmsync.checking import judge_store, store_snapshot
 from bmmsync.cli.report_cmd import window_start
 from bmmsync.cli.trace_cmds import as_of_date
-from bmmsync.config import load_config
+from bmmsync.config.settings import load_config
 from bmmsync.domain import Ticket
 from bmmsync.store.database import Store
 from bmmsync.store.map_repo import sync_model

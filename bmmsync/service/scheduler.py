@@ -22,9 +22,9 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bmmsync.config import Config, load_config
+from bmmsync.config.settings import Config, load_config
 from bmmsync.errors import ConfigError
-from bmmsync.service import RunReport
+from bmmsync.service.runner import RunReport
 
 log = logging.getLogger("bmmsync.scheduler")
 

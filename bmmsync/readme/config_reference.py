@@ -4,7 +4,7 @@ The README embeds it between `<!-- config-reference:start -->` and `<!-- config-
 a test regenerates it and fails when the two differ, so the documentation cannot drift from the
 code. Update both the README section and the editor schema with:
 
-    python -m bmmsync.config_reference --write README.md --schema config/bmmsync.schema.json
+    python -m bmmsync.readme.config_reference --write README.md --schema config/bmmsync.schema.json
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from typing import Any
 from pydantic import BaseModel, SecretStr
 from pydantic.fields import FieldInfo
 
-from bmmsync.config import Config, config_json_schema, format_duration
-from bmmsync.model_file import ModelFile
-from bmmsync.readme_sections import GeneratedSection
+from bmmsync.config.model_file import ModelFile
+from bmmsync.config.settings import Config, config_json_schema, format_duration
+from bmmsync.readme.sections import GeneratedSection
 
 
 def render_reference() -> str:
@@ -151,7 +151,7 @@ START, END = SECTION.start, SECTION.end
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m bmmsync.config_reference",
+        prog="python -m bmmsync.readme.config_reference",
         description="Print the configuration reference, or update a README section with it.",
     )
     parser.add_argument("--write", type=Path, help="README to update between the markers")

@@ -4,7 +4,7 @@ The README embeds it between `<!-- reason-codes:start -->` and `<!-- reason-code
 a test regenerates it and fails when the two differ, so no code can go undocumented. Update
 the README with:
 
-    python -m bmmsync.reason_reference --write README.md
+    python -m bmmsync.readme.reason_reference --write README.md
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from bmmsync.readme_sections import GeneratedSection
+from bmmsync.readme.sections import GeneratedSection
 from bmmsync.trace.reasons import Reason, reason_table
 
 
@@ -41,7 +41,7 @@ START, END = SECTION.start, SECTION.end
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m bmmsync.reason_reference",
+        prog="python -m bmmsync.readme.reason_reference",
         description="Print the reason-code table, or update a README section with it.",
     )
     parser.add_argument("--write", type=Path, help="README to update between the markers")

@@ -19,8 +19,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from bmmsync import domain
-from bmmsync.errors import ConfigError
-from bmmsync.yamlsrc import (
+from bmmsync.config.yamlsrc import (
     YamlDoc,
     describe_value,
     load_yaml,
@@ -29,6 +28,7 @@ from bmmsync.yamlsrc import (
     unknown_key_message,
     validation_problems,
 )
+from bmmsync.errors import ConfigError
 
 
 def _check_id(value: str) -> str:

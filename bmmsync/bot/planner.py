@@ -2,7 +2,7 @@
 
 Pure (stdlib, domain and trace types only): the same inputs always give the same plan, so
 `bmmsync plan` shows exactly what `bmmsync apply` does, and only the executor
-(`bmmsync.flagging`) ever talks to a tracker.
+(`bmmsync.bot.flagging`) ever talks to a tracker.
 
 The plan converges on one desired state per ticket:
 - broken (in scope, an error finding): the flag label is on, our one comment says why;

@@ -25,11 +25,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from bmmsync.checking import Judgement, judge_store
-from bmmsync.comments import CommentRenderer, CommentSettings, Markup, fallback_body
-from bmmsync.config import Config
-from bmmsync.domain import Ticket
-from bmmsync.planner import (
+from bmmsync.bot.comments import CommentRenderer, CommentSettings, Markup, fallback_body
+from bmmsync.bot.planner import (
     Action,
     EscalationPolicy,
     FlagPlan,
@@ -42,6 +39,9 @@ from bmmsync.planner import (
     on_settle,
     plan_flags,
 )
+from bmmsync.checking import Judgement, judge_store
+from bmmsync.config.settings import Config
+from bmmsync.domain import Ticket
 from bmmsync.store.audit_repo import (
     DONE,
     FAILED,

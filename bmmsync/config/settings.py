@@ -30,9 +30,8 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from bmmsync import domain
-from bmmsync.errors import ConfigError
-from bmmsync.model_file import ModelFile, load_model, validate_model
-from bmmsync.secrets import (
+from bmmsync.config.model_file import ModelFile, load_model, validate_model
+from bmmsync.config.secrets import (
     Secret,
     SecretUrl,
     SubstitutionError,
@@ -40,8 +39,7 @@ from bmmsync.secrets import (
     substitute,
     url_password,
 )
-from bmmsync.trace.rules import MappingRules
-from bmmsync.yamlsrc import (
+from bmmsync.config.yamlsrc import (
     KeyPath,
     YamlDoc,
     describe_value,
@@ -49,6 +47,8 @@ from bmmsync.yamlsrc import (
     sort_problems,
     validation_problems,
 )
+from bmmsync.errors import ConfigError
+from bmmsync.trace.rules import MappingRules
 
 CONFIG_ENV = "BMMSYNC_CONFIG"
 DEFAULT_CONFIG_NAME = "bmmsync.yaml"
@@ -567,7 +567,7 @@ def load_config(path: Path, *, with_model: bool = True) -> Config:
     """Load, substitute and validate a config file; also the model it names unless told not to.
 
     Raises `ConfigError` carrying every problem, each `file:line: key.path: message`.
-    Every secret resolved is registered with `bmmsync.secrets` for log masking.
+    Every secret resolved is registered with `bmmsync.config.secrets` for log masking.
     """
     doc = load_yaml(path)
     data = {} if doc.data is None else doc.data

@@ -29,8 +29,8 @@ from typing import Any, Literal
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
+from bmmsync.bot.planner import CommentBody, Rendered, Subject
 from bmmsync.errors import ConfigError
-from bmmsync.planner import CommentBody, Rendered, Subject
 from bmmsync.trace.index import MapIndex
 from bmmsync.trace.reasons import Reason
 

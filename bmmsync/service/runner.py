@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from bmmsync.checking import Judgement, check_store, judge_store, store_snapshot, summarise
-from bmmsync.config import Config
+from bmmsync.config.settings import Config
 from bmmsync.errors import BmmsyncError
 from bmmsync.store.database import Store
 from bmmsync.store.lease import release, try_acquire

@@ -1,0 +1,1 @@
+"""Configuration: the YAML config and model files, their validation, and secrets."""

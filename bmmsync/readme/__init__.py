@@ -1,0 +1,1 @@
+"""README sections generated from the code (config reference, reason codes)."""
