@@ -49,6 +49,7 @@ def ticket_row(ticket: Ticket, synced_at: datetime) -> dict[str, Any]:
         "created": ticket.created,
         "updated": ticket.updated,
         "is_pull_request": ticket.is_pull_request,
+        "closed_at": ticket.closed_at,
         "synced_at": synced_at,
         "gone_at": None,
     }
@@ -68,6 +69,7 @@ _COMPARED = (
     "updated",
     "url",
     "gone_at",
+    "closed_at",
 )
 
 
@@ -115,6 +117,7 @@ def to_ticket(row: TicketRow) -> Ticket:
         updated=row.updated,
         closed=row.closed,
         is_pull_request=row.is_pull_request,
+        closed_at=row.closed_at,
     )
 
 
@@ -138,9 +141,10 @@ _READ_COLUMNS = (
     "updated",
     "closed",
     "is_pull_request",
+    "closed_at",
 )
 _TEXT_READ = frozenset({"labels", "fields"})
-_STAMPS = frozenset({"created", "updated"})
+_STAMPS = frozenset({"created", "updated", "closed_at"})
 _STREAM_ROWS = 20_000
 
 
@@ -242,6 +246,7 @@ class _TicketReader:
             updated,
             closed,
             is_pull_request,
+            closed_at,
         ) in rows:
             yield new_ticket(
                 intern(source),
@@ -260,6 +265,7 @@ class _TicketReader:
                 stamp(updated),
                 bool(closed),
                 bool(is_pull_request),
+                stamp(closed_at),
             )
 
 

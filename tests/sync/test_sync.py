@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bmmsync.sandbox.server import SandboxServer
@@ -246,3 +246,40 @@ def test_rate_limit_exhausted_waits_for_the_reset_then_completes(
     assert report.ok, report.as_dict()
     assert set(stored(store, "web")) == sandbox_github_keys(sandbox)
     assert sleeper.waits and max(sleeper.waits) > 3000  # until the hourly reset
+
+
+def test_closed_dates_are_stored_and_cleared_on_reopen(
+    sandbox: SandboxServer, sandbox_control, store: Store
+) -> None:
+    """GitHub `closed_at` and Jira `resolutiondate` land in the store, to the second."""
+    config = make_config(sandbox)
+    run(config, store)
+    web, platform = stored(store, "web"), stored(store, "platform")
+
+    def at(epoch: int | None) -> datetime | None:
+        return None if epoch is None else datetime.fromtimestamp(epoch, UTC)
+
+    closed_web = 0
+    for key, ticket in web.items():
+        repo, _, number = key.partition("#")
+        issue = sandbox.state.gh_issue(repo, int(number))
+        assert ticket.closed_at == (at(issue.closed_at) if issue.state == "closed" else None)
+        closed_web += ticket.closed_at is not None
+    closed_jira = 0
+    for key, ticket in platform.items():
+        issue = sandbox.state.data.jira_issues[key]
+        assert ticket.closed_at == (at(issue.resolved) if issue.status == "Done" else None)
+        closed_jira += ticket.closed_at is not None
+    assert closed_web and closed_jira
+
+    reopened = next(k for k, t in web.items() if t.closed_at is not None)
+    repo, _, number = reopened.partition("#")
+    sandbox_control.github_change(repo, int(number), state="open", actor="alice")
+    done = next(k for k, t in platform.items() if t.closed_at is None)
+    sandbox_control.jira_change(done, status="Done", actor="alice")
+    run(config, store)
+
+    assert stored(store, "web")[reopened].closed_at is None
+    resolved = sandbox.state.data.jira_issues[done].resolved
+    assert resolved is not None
+    assert stored(store, "platform")[done].closed_at == at(resolved)
