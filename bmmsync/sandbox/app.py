@@ -108,6 +108,7 @@ class SandboxApp:
             await self.router(scope, receive, send)
             return
         path, method = scope["path"], scope["method"]
+        generation = self.sandbox.log.generation
         fault = None if path.startswith("/_sandbox") else self.sandbox.faults.take(method, path)
         status = 0
 
@@ -138,7 +139,8 @@ class SandboxApp:
                 user=scope.get("sandbox.user"),
                 route=scope.get("sandbox.route"),
                 fault=fault,
-            )
+            ),
+            generation,
         )
 
     async def _fault(self, fault: str, scope: Scope, receive: Receive, send: Send) -> None:

@@ -20,7 +20,11 @@ class LoggedRequest:
 
 
 class RequestLog:
-    """Bounded list of requests (the newest `keep`) plus exact counters over all of them."""
+    """Bounded list of requests (the newest `keep`) plus exact counters over all of them.
+
+    Clearing starts a new generation: a request that began before the clear (one a timeout
+    fault still holds) is dropped when it ends, so it never lands in the next test's log.
+    """
 
     def __init__(self, keep: int = 100_000) -> None:
         self.keep = keep
@@ -28,10 +32,18 @@ class RequestLog:
         self._counts: Counter[str] = Counter()
         self._not_modified = 0
         self._total = 0
+        self._generation = 0
         self._lock = threading.Lock()
 
-    def add(self, entry: LoggedRequest) -> None:
+    @property
+    def generation(self) -> int:
+        """Taken when a request starts, handed back to `add` when it ends."""
+        return self._generation
+
+    def add(self, entry: LoggedRequest, generation: int | None = None) -> None:
         with self._lock:
+            if generation is not None and generation != self._generation:
+                return
             self._total += 1
             self._counts[f"{entry.method} {entry.route or entry.path}"] += 1
             if entry.status == 304:
@@ -42,6 +54,7 @@ class RequestLog:
 
     def clear(self) -> None:
         with self._lock:
+            self._generation += 1
             self._entries.clear()
             self._counts.clear()
             self._not_modified = 0
