@@ -59,8 +59,15 @@ def test_sync_and_write_as_a_github_app(
     log = sandbox_control.requests()["requests"]
     token_calls = [r for r in log if r["path"].endswith("/access_tokens")]
     assert [(r["method"], r["status"]) for r in token_calls] == [("POST", 201)]
-    listings = [r for r in log if r["path"] == "/github/orgs/acme/issues"]
-    assert listings and {r["user"] for r in listings} == {GITHUB_APP_BOT}
+    listings = [r for r in log if r["path"] == "/github/installation/repositories"]
+    polls = [r for r in log if r["route"] == "/github/repos/{owner}/{repo}/issues"]
+    assert [r["status"] for r in listings] == [200]
+    assert sorted(r["path"] for r in polls) == [
+        "/github/repos/acme/mobile/issues",
+        "/github/repos/acme/web/issues",
+    ]
+    assert {r["user"] for r in listings + polls} == {GITHUB_APP_BOT}
+    assert not [r for r in log if r["path"] == "/github/orgs/acme/issues"]
 
     conn = connector_for(config.sources[0], connector_options(config))
     ref = conn.create_comment("acme/web#9", "hello from the app", "app-test")
