@@ -27,7 +27,8 @@ Acting as a human (each change moves `updated` and records the actor)
 
 Faults, config, request log
 - `POST /_sandbox/faults` `{"route": regex-or-prefix, "method"?, "status": 500|502|503|429|
-  "timeout"|"malformed"|"truncated", "count"?: N}`; `GET` lists them; `DELETE` clears them.
+  403|404|410|"timeout"|"malformed"|"truncated", "count"?: N}`; `GET` lists them; `DELETE`
+  clears them. 403/404/410 answer in the tracker's own error body (refusals, not retried).
 - `POST /_sandbox/config` with any of `SandboxConfig`'s keys (`github_rate_limit`,
   `github_rate_limit_status`, `github_secondary_limit`, `github_secondary_retry_after`,
   `jira_search_lag`, `jira_time_zone`, `jira_rate_limit`, `jira_retry_after`,
