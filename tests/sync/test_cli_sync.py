@@ -83,3 +83,18 @@ def test_unknown_source_is_a_usage_error(
     monkeypatch.chdir(tmp_path)
     assert bmmsync("sync", "--source", "nope") == 2
     assert "no source named 'nope'" in capsys.readouterr().err
+
+
+def test_a_lost_repository_is_a_warning_and_the_sync_still_succeeds(
+    sandbox: SandboxServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    monkeypatch.setenv("BMMSYNC_SANDBOX_URL", sandbox.url)
+    monkeypatch.chdir(tmp_path)
+    sandbox.sandbox.faults.add("/github/repos/acme/mobile/issues", "404", count=100)
+
+    assert bmmsync("sync") == 0
+    out = capsys.readouterr().out
+    assert "warning: source 'web': acme/mobile is no longer reachable" in out
+    assert bmmsync("sync", "--format", "json") == 0
+    web = next(s for s in json.loads(capsys.readouterr().out)["sources"] if s["name"] == "web")
+    assert web["ok"] and web["lost"] == ["acme/mobile"]
