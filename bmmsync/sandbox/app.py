@@ -135,8 +135,9 @@ class SandboxApp:
             await self.router(scope, receive, send)
             return
         path, method = scope["path"], scope["method"]
-        generation = self.sandbox.log.generation
-        fault = None if path.startswith("/_sandbox") else self.sandbox.faults.take(method, path)
+        tracked = not path.startswith("/_sandbox")  # the log shows tracker traffic only
+        generation = self.sandbox.log.begin() if tracked else 0
+        fault = self.sandbox.faults.take(method, path) if tracked else None
         status = 0
 
         async def logged_send(message: Message) -> None:
@@ -155,20 +156,20 @@ class SandboxApp:
             if status == 0:
                 status = 500
                 await _send_json(send, 500, _error_body(path, 500, "Internal sandbox error"))
-        if path.startswith("/_sandbox"):
-            return  # the log shows tracker traffic, not the tests' own control calls
-        self.sandbox.log.add(
-            LoggedRequest(
-                method=method,
-                path=path,
-                query=scope.get("query_string", b"").decode("latin-1"),
-                status=status,
-                user=scope.get("sandbox.user"),
-                route=scope.get("sandbox.route"),
-                fault=fault,
-            ),
-            generation,
-        )
+        finally:
+            if tracked:
+                self.sandbox.log.add(
+                    LoggedRequest(
+                        method=method,
+                        path=path,
+                        query=scope.get("query_string", b"").decode("latin-1"),
+                        status=status,
+                        user=scope.get("sandbox.user"),
+                        route=scope.get("sandbox.route"),
+                        fault=fault,
+                    ),
+                    generation,
+                )
 
     async def _fault(self, fault: str, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope["path"]

@@ -35,8 +35,9 @@ Faults, config, request log
   `timeout_seconds`, `github_app_repositories`: the repos the App installation reaches, or
   null for all); `GET` returns the config.
 - `GET /_sandbox/requests[?requests=false]`: `{"total", "counts": {"GET /github/repos/...":
-  n}, "not_modified", "requests": [{method, path, query, status, user, route, fault}]}`;
-  `DELETE /_sandbox/requests` clears it.
+  n}, "not_modified", "in_flight", "requests": [{method, path, query, status, user, route,
+  fault}]}` (`route` is null for a faulted or unrouted request); `DELETE /_sandbox/requests`
+  clears it, and requests still in flight (held by a timeout fault) are then never logged.
 Errors answer 400/404 with `{"error": "..."}`.
 """
 

@@ -33,17 +33,22 @@ class RequestLog:
         self._not_modified = 0
         self._total = 0
         self._generation = 0
+        self._in_flight = 0
         self._lock = threading.Lock()
 
-    @property
-    def generation(self) -> int:
-        """Taken when a request starts, handed back to `add` when it ends."""
-        return self._generation
+    def begin(self) -> int:
+        """A request starts: count it in flight; its generation goes back to `add`."""
+        with self._lock:
+            self._in_flight += 1
+            return self._generation
 
     def add(self, entry: LoggedRequest, generation: int | None = None) -> None:
+        """A request ended (`generation` from `begin`); dropped if the log was cleared since."""
         with self._lock:
-            if generation is not None and generation != self._generation:
-                return
+            if generation is not None:
+                self._in_flight -= 1
+                if generation != self._generation:
+                    return
             self._total += 1
             self._counts[f"{entry.method} {entry.route or entry.path}"] += 1
             if entry.status == 304:
@@ -66,6 +71,7 @@ class RequestLog:
                 "total": self._total,
                 "counts": dict(self._counts),
                 "not_modified": self._not_modified,
+                "in_flight": self._in_flight,
             }
             if include_requests:
                 out["requests"] = [asdict(e) for e in self._entries[-self.keep :]]
