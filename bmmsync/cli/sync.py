@@ -103,5 +103,12 @@ def sync_command(
         for failed in report.sources:
             if failed.error:
                 console.print(f"error: {failed.error}", markup=False, highlight=False)
+            for project in failed.lost:
+                console.print(
+                    f"warning: source {failed.name!r}: {project} is no longer reachable; "
+                    "its tickets are kept",
+                    markup=False,
+                    highlight=False,
+                )
     if not report.ok:
         raise typer.Exit(1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from dataclasses import fields as dataclass_fields
 from datetime import UTC, datetime
@@ -350,12 +350,14 @@ def mark_gone(session: Session, source: str, keys: Iterable[str], now: datetime)
     return total
 
 
-def stored_keys(session: Session, source: str) -> set[str]:
-    return set(
-        session.scalars(
-            select(TicketRow.key).where(TicketRow.source == source, TicketRow.gone_at.is_(None))
-        )
-    )
+def stored_keys(session: Session, source: str, projects: Collection[str] | None = None) -> set[str]:
+    """Keys not marked gone; only those of `projects` when given."""
+    query = select(TicketRow.key).where(TicketRow.source == source, TicketRow.gone_at.is_(None))
+    if projects is not None:
+        if not projects:
+            return set()
+        query = query.where(TicketRow.project.in_(list(projects)))
+    return set(session.scalars(query))
 
 
 @dataclass(frozen=True)
@@ -367,6 +369,12 @@ class Cursor:
 def get_cursor(session: Session, source: str, stream: str) -> Cursor:
     row = session.get(SyncCursorRow, (source, stream))
     return Cursor(row.value, row.etag) if row else Cursor(None, None)
+
+
+def cursors(session: Session, source: str) -> dict[str, Cursor]:
+    """Every stream's cursor of one source (a listing judges what it lists against them)."""
+    rows = session.scalars(select(SyncCursorRow).where(SyncCursorRow.source == source))
+    return {row.stream: Cursor(row.value, row.etag) for row in rows}
 
 
 def save_cursor(session: Session, source: str, stream: str, cursor: Cursor, now: datetime) -> None:

@@ -25,9 +25,13 @@ def listing_calls(server: SandboxServer) -> list[dict]:
     return [
         r
         for r in requests_log(server)
-        if r["route"] in ("/github/orgs/{org}/issues", "/github/repos/{owner}/{repo}/issues")
-        or r["route"].endswith("/search/jql")
-        or r["route"].endswith("/search")
+        if (r["route"] or "")
+        in (
+            "/github/installation/repositories",
+            "/github/orgs/{org}/repos",
+            "/github/repos/{owner}/{repo}/issues",
+        )
+        or (r["route"] or "").endswith(("/search/jql", "/search"))
     ]
 
 
@@ -74,10 +78,15 @@ def test_no_change_poll_is_one_request_per_listing_answered_304(
     calls = listing_calls(sandbox)
     github = [c for c in calls if c["path"].startswith("/github")]
     jira = [c for c in calls if c["path"].startswith("/jira")]
-    assert [c["status"] for c in github] == [304]
+    # one 304 for the org's repository listing, one per repository
+    assert [(c["path"], c["status"]) for c in github] == [
+        ("/github/orgs/acme/repos", 304),
+        ("/github/repos/acme/mobile/issues", 304),
+        ("/github/repos/acme/web/issues", 304),
+    ]
     assert len(jira) == 1
     web = next(s for s in report.sources if s.name == "web")
-    assert (web.requests, web.not_modified, web.new, web.changed, web.fetched) == (1, 1, 0, 0, 0)
+    assert (web.requests, web.not_modified, web.new, web.changed, web.fetched) == (3, 3, 0, 0, 0)
     platform = next(s for s in report.sources if s.name == "platform")
     assert platform.new == platform.changed == 0
 
@@ -136,7 +145,10 @@ def test_equal_timestamps_across_a_page_boundary_lose_nothing(
     assert summary["platform"].new == 1 and summary["platform"].changed == 0
     # re-read at the boundary, de-duplicated: each ticket counted once
     assert summary["web"].fetched == summary["web"].new + summary["web"].unchanged
-    assert summary["web"].fetched == 26
+    # acme/web's 26 same-second tickets, plus acme/mobile's newest re-read at its own cursor
+    mobile = sandbox.state.repo("acme/mobile").issues.values()
+    newest = max(i.updated for i in mobile)
+    assert summary["web"].fetched == 26 + sum(1 for i in mobile if i.updated == newest)
 
 
 def test_jira_user_time_zone_behind_utc(
@@ -194,8 +206,9 @@ def test_more_than_a_thousand_tickets(
     assert set(web) == sandbox_github_keys(sandbox) and len(web) >= 1000
     assert set(platform) == sandbox_jira_keys(sandbox) and len(platform) >= 1000
     gh_pages = [c for c in listing_calls(sandbox) if c["path"].startswith("/github")]
-    all_gh = sum(len(r.issues) for r in sandbox.state.data.repos.values())
-    assert len(gh_pages) == math.ceil(all_gh / 100)
+    repos = sandbox.state.data.repos.values()
+    # one page of the org's repository listing, then each repository's issue pages
+    assert len(gh_pages) == 1 + sum(math.ceil(len(r.issues) / 100) for r in repos)
 
 
 def test_full_sync_marks_deleted_and_out_of_scope_tickets_gone(
