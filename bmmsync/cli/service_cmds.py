@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 from datetime import UTC, datetime
 from typing import Any
@@ -31,8 +30,8 @@ def run(
 
     Only one instance writes at a time (a lease in the store); others skip their run."""
     app = app_context(ctx)
+    app.default_log_level = "INFO"
     config = app.config()
-    logging.getLogger("bmmsync").setLevel(logging.INFO)
     store = app.store()
 
     def one_run(current: Config, stop: threading.Event) -> RunReport:
