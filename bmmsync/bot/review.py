@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from bmmsync.checking import judge_store
 from bmmsync.store.flag_repo import load_flags
 from bmmsync.trace.rules import MappingRules
+from bmmsync.untrusted import safe
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ def review_records(
 
 
 def review_tables(records: list[dict[str, Any]]) -> list[Table]:
-    """One Rich table per reason."""
+    """One Rich table per reason; every cell from the tracker goes through `safe()`."""
     tables = []
     for group, items in group_by_reason(records):
         table = Table(
@@ -77,7 +78,11 @@ def review_tables(records: list[dict[str, Any]]) -> list[Table]:
         )
         for r in items:
             table.add_row(
-                r["key"], r["title"], age_text(r["age_days"]), r["assignee"] or "", r["suggestion"]
+                safe(r["key"]),
+                safe(r["title"]),
+                age_text(r["age_days"]),
+                safe(r["assignee"]),
+                safe(r["suggestion"]),
             )
         tables.append(table)
     return tables

@@ -28,6 +28,7 @@ from bmmsync.cli.output import print_json
 from bmmsync.config.settings import parse_duration
 from bmmsync.errors import ConfigError
 from bmmsync.store.audit_repo import list_audit
+from bmmsync.untrusted import safe, visible
 
 
 def plan(
@@ -49,7 +50,9 @@ def plan(
         return
     table = Table("#", "source", "key", "write", "why", box=None)
     for n, write in enumerate(p.writes, 1):
-        table.add_row(str(n), write.source, write.key, write.summary(), write.reason)
+        table.add_row(
+            str(n), safe(write.source), safe(write.key), safe(write.summary()), safe(write.reason)
+        )
     app.console.print(table)
     s = p.stats
     print(
@@ -73,7 +76,7 @@ def apply(
     else:
         print(stats.summary_line())
         for error in stats.errors:
-            print(f"  failed: {error}")
+            print(f"  failed: {visible(error)}")
     raise typer.Exit(1 if stats.failed else 0)
 
 
@@ -106,7 +109,9 @@ def audit(
     table = Table("at", "run", "source", "key", "action", "status", "result", "id", box=None)
     for r in rows:
         cells = [r[c] or "" for c in ("run_id", "source", "key", "action", "status", "result")]
-        table.add_row(f"{r['at']:%Y-%m-%d %H:%M:%S}", *map(str, cells), str(r["response_id"] or ""))
+        table.add_row(
+            f"{r['at']:%Y-%m-%d %H:%M:%S}", *map(safe, cells), safe(r["response_id"] or "")
+        )
     app.console.print(table)
 
 
@@ -164,7 +169,8 @@ def review(
     if fmt is ReviewFormat.JSON:
         print_json(records)
     elif fmt is ReviewFormat.CSV:
-        writer = csv.DictWriter(sys.stdout, fieldnames=REVIEW_FIELDS, lineterminator="\n")
+        # CRLF rows (RFC 4180): the writer then quotes any field holding a bare CR or LF.
+        writer = csv.DictWriter(sys.stdout, fieldnames=REVIEW_FIELDS, lineterminator="\r\n")
         writer.writeheader()
         for r in records:
             since = r["flagged_since"]
@@ -179,7 +185,7 @@ def review(
 
 def _md(text: object) -> str:
     """A table cell: ticket text cannot break the table, inject HTML or mention anyone."""
-    value = str(text or "").replace("\n", " ")
+    value = visible(str(text or "").replace("\n", " "))
     for ch in "\\`*_[]<>|#~!":
         value = value.replace(ch, "\\" + ch)
     return value.replace("@", "@\u200d")

@@ -31,20 +31,32 @@ class UpsertCounts:
         return self
 
 
+def storable(value: Any) -> Any:
+    """PostgreSQL text cannot hold NUL, so a NUL in tracker text would fail its whole page:
+    it is stored as U+FFFD (the replacement character) on both databases."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, list | tuple):
+        return [storable(v) for v in value]
+    if isinstance(value, dict):
+        return {storable(k): storable(v) for k, v in value.items()}
+    return value
+
+
 def ticket_row(ticket: Ticket, synced_at: datetime) -> dict[str, Any]:
     return {
         "source": ticket.source,
-        "key": ticket.key,
-        "url": ticket.url,
-        "title": ticket.title,
-        "type": ticket.type,
-        "state": ticket.state,
+        "key": storable(ticket.key),
+        "url": storable(ticket.url),
+        "title": storable(ticket.title),
+        "type": storable(ticket.type),
+        "state": storable(ticket.state),
         "closed": ticket.closed,
-        "labels": list(ticket.labels),
-        "fields": ticket.fields,
-        "parent_key": ticket.parent_key,
-        "assignee": ticket.assignee,
-        "project": ticket.project,
+        "labels": storable(list(ticket.labels)),
+        "fields": storable(ticket.fields),
+        "parent_key": storable(ticket.parent_key),
+        "assignee": storable(ticket.assignee),
+        "project": storable(ticket.project),
         "story_points": ticket.story_points,
         "created": ticket.created,
         "updated": ticket.updated,
@@ -77,7 +89,8 @@ def upsert_tickets(session: Session, tickets: Sequence[Ticket], now: datetime) -
     """Store `tickets` (one batch, e.g. one page). One SELECT and one upsert per 1,000 rows."""
     counts = UpsertCounts()
     for start in range(0, len(tickets), BATCH_ROWS):
-        batch = {(t.source, t.key): ticket_row(t, now) for t in tickets[start : start + BATCH_ROWS]}
+        rows = [ticket_row(t, now) for t in tickets[start : start + BATCH_ROWS]]
+        batch = {(row["source"], row["key"]): row for row in rows}
         cols = [getattr(TicketRow, c) for c in _COMPARED]
         existing = {
             (r.source, r.key): r
