@@ -75,6 +75,7 @@ GITHUB_CASES = [
 ]
 
 
+@pytest.mark.spec
 @pytest.mark.parametrize(("url", "path", "method"), GITHUB_CASES)
 def test_github_responses_match_the_2022_11_28_spec(
     sandbox: SandboxServer, url: str, path: str, method: str
@@ -83,6 +84,7 @@ def test_github_responses_match_the_2022_11_28_spec(
     assert errors_against("github-issues-subset.2022-11-28.json", path, method, body) == []
 
 
+@pytest.mark.spec
 def test_github_comment_matches_the_spec(sandbox: SandboxServer) -> None:
     r = httpx.post(
         sandbox.github_url + "/repos/acme/web/issues/9/comments",
@@ -110,6 +112,7 @@ JIRA_CASES = [
 ]
 
 
+@pytest.mark.spec
 @pytest.mark.parametrize(("url", "path", "method"), JIRA_CASES)
 def test_jira_cloud_responses_match_the_spec(
     sandbox: SandboxServer, url: str, path: str, method: str
@@ -123,6 +126,7 @@ def test_jira_cloud_responses_match_the_spec(
     assert errors_against("jira-cloud-subset.json", path, method, body) == []
 
 
+@pytest.mark.spec
 def test_jira_server_search_matches_the_spec(sandbox_jira_server: SandboxServer) -> None:
     body = httpx.get(
         sandbox_jira_server.jira_url + "/rest/api/2/search",
