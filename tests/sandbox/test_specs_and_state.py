@@ -97,6 +97,7 @@ GITHUB_CASES = [
 ]
 
 
+@pytest.mark.spec
 @pytest.mark.parametrize(("url", "path", "method"), GITHUB_CASES)
 def test_github_responses_match_the_2022_11_28_spec(
     sandbox: SandboxServer, url: str, path: str, method: str
@@ -105,6 +106,7 @@ def test_github_responses_match_the_2022_11_28_spec(
     assert errors_against("github-issues-subset.2022-11-28.json", path, method, body) == []
 
 
+@pytest.mark.spec
 def test_github_repository_listings_match_the_full_description(
     sandbox: SandboxServer, tmp_path: Path
 ) -> None:
@@ -121,6 +123,7 @@ def test_github_repository_listings_match_the_full_description(
     assert errors_against(full, "/installation/repositories", "get", installation) == []
 
 
+@pytest.mark.spec
 def test_github_comment_matches_the_spec(sandbox: SandboxServer) -> None:
     r = httpx.post(
         sandbox.github_url + "/repos/acme/web/issues/9/comments",
@@ -148,6 +151,7 @@ JIRA_CASES = [
 ]
 
 
+@pytest.mark.spec
 @pytest.mark.parametrize(("url", "path", "method"), JIRA_CASES)
 def test_jira_cloud_responses_match_the_spec(
     sandbox: SandboxServer, url: str, path: str, method: str
@@ -181,6 +185,7 @@ def value_fits(value: Any, schema: dict[str, Any]) -> bool:
     return isinstance(value, dict)  # user, status, option, issuetype...: Jira objects
 
 
+@pytest.mark.spec
 def test_jira_server_search_matches_the_spec(sandbox_jira_server: SandboxServer) -> None:
     """The whole answer is validated, field values included. The Data Center description
     types every field value as an object, which its own example contradicts (`description`
