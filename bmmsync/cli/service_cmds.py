@@ -18,6 +18,7 @@ from bmmsync.service.runner import RunReport, run_once, take_snapshot
 from bmmsync.service.scheduler import Service
 from bmmsync.store.database import Store
 from bmmsync.store.status_repo import read_status
+from bmmsync.web.server import DashboardServer, WebServerError
 
 log = logging.getLogger("bmmsync.service")
 
@@ -49,24 +50,39 @@ def run(
                 print(f"  error: {error}")
         raise typer.Exit(1 if report.result == "failed" else 0)
     assert app.config_path is not None
-    if not config.web.enabled:
+    server = _dashboard(config)
+    if server is None:
         Service(config, app.config_path, one_run, lambda cfg: take_snapshot(cfg, store)).serve()
         return
-    from bmmsync.cli.serve_cmd import dashboard_server
     from bmmsync.web.app import service_metrics
 
-    with dashboard_server(config) as server:
-        log.info("dashboard on %s/", server.url)
-        metrics = service_metrics(server.app)
+    metrics = service_metrics(server.app)
 
-        def observed_run(current: Config, stop: threading.Event) -> RunReport:
-            report = one_run(current, stop)
-            metrics.observe_run(report.as_dict())
-            return report
+    def observed_run(current: Config, stop: threading.Event) -> RunReport:
+        report = one_run(current, stop)
+        metrics.observe_run(report.as_dict())
+        return report
 
+    with server:
+        log.info("dashboard, health and metrics on %s/", server.url)
         Service(
             config, app.config_path, observed_run, lambda cfg: take_snapshot(cfg, store)
         ).serve()
+
+
+def _dashboard(config: Config) -> DashboardServer | None:
+    """The dashboard on `web.listen`, unless disabled. A port that is taken is logged and the
+    service runs on without it (the health check then reports it): syncing and flagging must
+    not stop because another process holds the port."""
+    if not config.web.enabled:
+        return None
+    from bmmsync.cli.serve_cmd import dashboard_server
+
+    try:
+        return dashboard_server(config)
+    except WebServerError as exc:
+        log.error("dashboard not served: %s", exc)
+        return None
 
 
 def status(
