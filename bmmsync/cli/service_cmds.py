@@ -18,6 +18,7 @@ from bmmsync.service.runner import RunReport, run_once, take_snapshot
 from bmmsync.service.scheduler import Service
 from bmmsync.store.database import Store
 from bmmsync.store.status_repo import read_status
+from bmmsync.untrusted import safe, visible
 from bmmsync.web.server import DashboardServer, WebServerError
 
 log = logging.getLogger("bmmsync.service")
@@ -33,8 +34,8 @@ def run(
 
     Only one instance writes at a time (a lease in the store); others skip their run."""
     app = app_context(ctx)
+    app.default_log_level = "INFO"
     config = app.config()
-    logging.getLogger("bmmsync").setLevel(logging.INFO)
     store = app.store()
 
     def one_run(current: Config, stop: threading.Event) -> RunReport:
@@ -47,7 +48,7 @@ def run(
         else:
             print(report.summary_line())
             for error in report.errors:
-                print(f"  error: {error}")
+                print(f"  error: {visible(error)}")
         raise typer.Exit(1 if report.result == "failed" else 0)
     assert app.config_path is not None
     server = _dashboard(config)
@@ -120,33 +121,35 @@ def status(
     else:
         summary = last["summary"] or {}
         console.print(
-            f"last run {last['id']}: {last['result']} at "
-            f"{last['started_at']:%Y-%m-%d %H:%M:%S} UTC by {last['holder']}",
-            highlight=False,
+            safe(
+                f"last run {last['id']}: {last['result']} at "
+                f"{last['started_at']:%Y-%m-%d %H:%M:%S} UTC by {last['holder']}"
+            )
         )
         for error in summary.get("errors", []):
-            console.print(f"  error: {error}", highlight=False, markup=False)
+            console.print(safe(f"  error: {error}"))
         if next_run is not None:
             console.print(f"next run due {next_run:%Y-%m-%d %H:%M:%S} UTC", highlight=False)
     console.print(
-        f"lease: held by {state.lease.holder} until {state.lease.expires_at:%H:%M:%S} UTC"
-        if state.lease
-        else "lease: free",
-        highlight=False,
+        safe(
+            f"lease: held by {state.lease.holder} until {state.lease.expires_at:%H:%M:%S} UTC"
+            if state.lease
+            else "lease: free"
+        )
     )
     table = Table(
         "source", "kind", "last sync", "result", "flagged", "deferred", "rate limit left", "error"
     )
     for s in state.sources:
         table.add_row(
-            s.name,
-            s.kind,
+            safe(s.name),
+            safe(s.kind),
             f"{s.last_sync_at:%Y-%m-%d %H:%M}" if s.last_sync_at else "never",
-            s.last_result or "-",
+            safe(s.last_result or "-"),
             str(s.flagged),
             str(s.deferred),
             "-" if s.rate_limit_remaining is None else str(s.rate_limit_remaining),
-            s.last_error or "",
+            safe(s.last_error),
         )
     console.print(table)
     raise typer.Exit(1 if failed else 0)
