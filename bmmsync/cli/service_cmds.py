@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +19,9 @@ from bmmsync.service.scheduler import Service
 from bmmsync.store.database import Store
 from bmmsync.store.status_repo import read_status
 from bmmsync.untrusted import safe, visible
+from bmmsync.web.server import DashboardServer, WebServerError
+
+log = logging.getLogger("bmmsync.service")
 
 
 def run(
@@ -47,7 +51,39 @@ def run(
                 print(f"  error: {visible(error)}")
         raise typer.Exit(1 if report.result == "failed" else 0)
     assert app.config_path is not None
-    Service(config, app.config_path, one_run, lambda cfg: take_snapshot(cfg, store)).serve()
+    server = _dashboard(config)
+    if server is None:
+        Service(config, app.config_path, one_run, lambda cfg: take_snapshot(cfg, store)).serve()
+        return
+    from bmmsync.web.app import service_metrics
+
+    metrics = service_metrics(server.app)
+
+    def observed_run(current: Config, stop: threading.Event) -> RunReport:
+        report = one_run(current, stop)
+        metrics.observe_run(report.as_dict())
+        return report
+
+    with server:
+        log.info("dashboard, health and metrics on %s/", server.url)
+        Service(
+            config, app.config_path, observed_run, lambda cfg: take_snapshot(cfg, store)
+        ).serve()
+
+
+def _dashboard(config: Config) -> DashboardServer | None:
+    """The dashboard on `web.listen`, unless disabled. A port that is taken is logged and the
+    service runs on without it (the health check then reports it): syncing and flagging must
+    not stop because another process holds the port."""
+    if not config.web.enabled:
+        return None
+    from bmmsync.cli.serve_cmd import dashboard_server
+
+    try:
+        return dashboard_server(config)
+    except WebServerError as exc:
+        log.error("dashboard not served: %s", exc)
+        return None
 
 
 def status(
