@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from bmmsync.bot.flagging import MARKER, execute, prepare
 from bmmsync.sandbox.pytest_plugin import SandboxControl
 from bmmsync.sandbox.server import SandboxServer
 from bmmsync.store.audit_repo import list_audit
 from bmmsync.store.database import Store
+from bmmsync.store.models import FlagRow
 from connectors.base import marker_tag
 from connectors.registry import connector_for
 from tests.bot.helpers import apply, bot_config, plan, sync
@@ -223,6 +225,12 @@ def test_refused_and_deleted_tickets_are_audited_and_the_rest_goes_on(
     with store.session() as session:
         for key in failing:
             assert {r.status for r in list_audit(session, key=key)} == {"failed"}, key
+        flags = {(row.key): row for row in session.scalars(select(FlagRow))}
+    # the store records no label and no comment where the tracker refused them
+    for key in failing:
+        assert not flags[key].label_added and flags[key].comment_id is None, key
+    for key in set(keys) - failing:
+        assert flags[key].label_added and flags[key].comment_id, key
     # nothing was written on the refused tickets; every other broken ticket is flagged
     for key in (refused, gone):
         assert "trace-broken" not in gh_issue(sandbox, key).labels

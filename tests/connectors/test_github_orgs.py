@@ -175,3 +175,23 @@ def test_a_repository_refused_between_listing_and_poll_is_lost_not_fatal(
     assert report.ok, report.as_dict()
     assert web(report).lost == ["acme/mobile"] and web(report).gone == 0
     assert keys_of(sandbox, "acme/web", "acme/mobile") == set(stored(store, "web"))
+
+
+def test_a_listing_of_several_pages_is_read_whole_at_each_poll(
+    sandbox: SandboxServer, sandbox_control: SandboxControl, store: Store
+) -> None:
+    for i in range(100):  # with acme/web and acme/mobile: 102 repositories, two pages
+        sandbox_control.github_create_repo("acme", f"r{i:03}")
+    last = sandbox_control.github_create(repo="acme/r099", title="on the second page?")
+    config = token_config(sandbox)
+    run(config, store)
+    clear_log(sandbox)
+
+    report = run(config, store)
+
+    assert report.ok, report.as_dict()
+    assert last["key"] in stored(store, "web")
+    listing = [s for p, s in github_calls(sandbox) if p == "/github/orgs/acme/repos"]
+    polls = [p for p, _ in github_calls(sandbox) if p.startswith("/github/repos/")]
+    # a 304 on page 1 would say nothing of page 2: both pages are read, every repo polled
+    assert listing == [200, 200] and len(polls) == 102
