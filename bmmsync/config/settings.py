@@ -456,9 +456,13 @@ class SyncConfig(_Section):
 
 class LoggingConfig(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
-        default="INFO", description="Lowest level logged (case-insensitive)."
+        default="INFO",
+        description="Lowest level logged (case-insensitive); unset: INFO for `run`, WARNING "
+        "for the other commands. `--debug` wins.",
     )
-    format: Literal["text", "json"] = Field(default="text", description="text (key=value) or json.")
+    format: Literal["text", "json"] = Field(
+        default="text", description="text (key=value) or json. `--log-format` wins."
+    )
 
     @field_validator("level", mode="before")
     @classmethod
