@@ -31,7 +31,7 @@ class Sandbox:
 
     def __init__(self, state: SandboxState | None = None) -> None:
         self.state = state or SandboxState(config=SandboxConfig())
-        self.limits = Limits(self.state.config)
+        self.limits = Limits(self.state.config, self.state.clock)
         self.faults = FaultBook()
         self.log = RequestLog()
 

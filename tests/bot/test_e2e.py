@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from bmmsync.bot.flagging import MARKER, execute, prepare
+from bmmsync.checking import judge_store
 from bmmsync.sandbox.pytest_plugin import SandboxControl
 from bmmsync.sandbox.server import SandboxServer
 from bmmsync.store.audit_repo import list_audit
 from bmmsync.store.database import Store
 from bmmsync.store.models import FlagRow
+from bmmsync.trace.judge import Verdict
 from connectors.base import marker_tag
 from connectors.registry import connector_for
 from tests.bot.helpers import apply, bot_config, plan, sync
+from tests.demo_outcomes import FLAGGED, OUTCOMES, STORED
 from tests.sync.helpers import clear_log, requests_log
 
 TAG = marker_tag(MARKER)
@@ -41,23 +45,39 @@ def writes_in_log(server: SandboxServer) -> list[tuple[str, str]]:
     ]
 
 
-def test_demo_apply_flags_every_broken_ticket_once_and_second_run_is_a_no_op(
+def outcome(verdict: Verdict) -> str:
+    """A verdict in the words of `tests/demo_outcomes.py`."""
+    if verdict.scope_reason:
+        return verdict.scope_reason
+    return verdict.primary.reason if verdict.primary else "traced"
+
+
+def jira_comments(server: SandboxServer, key: str) -> list[Any]:
+    issue = server.state.data.jira_issues[key]
+    comments = [server.state.data.jira_comments[i] for i in issue.comment_ids]
+    return [c for c in comments if c.properties]
+
+
+def test_demo_apply_flags_exactly_the_broken_tickets_once_and_second_run_is_a_no_op(
     sandbox: SandboxServer, store: Store
 ) -> None:
     config = bot_config(sandbox, max_writes_per_run=1000)
     sync(config, store)
-    broken = {s.key: s for s in plan(config, store).seen if s.broken}
+    with store.session() as session:
+        judgement = judge_store(session, config.mapping.to_rules(), date.today())
+    assert {v.key: outcome(v) for v in judgement.verdicts} == STORED
 
     stats = apply(config, store)
 
-    assert (stats.done, stats.failed, stats.deferred) == (2 * len(broken), 0, 0)
-    for repo in sandbox.state.data.repos.values():
+    assert (stats.done, stats.failed, stats.deferred) == (2 * len(FLAGGED), 0, 0)
+    data = sandbox.state.data
+    held: dict[str, tuple[bool, int]] = {}
+    for repo in data.repos.values():
         for issue in repo.issues.values():
-            flagged = "trace-broken" in issue.labels
-            assert flagged == (issue.key in broken), issue.key
-            assert len(gh_comments(sandbox, issue.key)) == (1 if flagged else 0), issue.key
-    for key, issue in sandbox.state.data.jira_issues.items():
-        assert ("trace-broken" in issue.labels) == (key in broken), key
+            held[issue.key] = ("trace-broken" in issue.labels, len(gh_comments(sandbox, issue.key)))
+    for key, jissue in data.jira_issues.items():
+        held[key] = ("trace-broken" in jissue.labels, len(jira_comments(sandbox, key)))
+    assert held == {key: (key in FLAGGED, int(key in FLAGGED)) for key in OUTCOMES}
 
     clear_log(sandbox)
     again = apply(config, store)

@@ -97,6 +97,8 @@ def test_run_once_twice_second_is_a_no_op(
 def test_scheduler_runs_twice_then_sigterm_exits_0(
     tmp_path: Path, sandbox: SandboxServer, sandbox_control: SandboxControl, db_url: str
 ) -> None:
+    """Counts runs in the store, not seconds: a slow machine only makes the test wait longer
+    (the long timeouts are there to end a hung test, never to judge speed)."""
     config = write_sandbox_config(tmp_path, sandbox, db_url, poll="2s")
     proc = subprocess.Popen(
         [BMMSYNC, "--config", str(config), "run"],
@@ -107,28 +109,27 @@ def test_scheduler_runs_twice_then_sigterm_exits_0(
     )
     store = Store.open(db_url)
     try:
-        deadline = time.monotonic() + 60
-        finished: list[RunRow] = []
-        while time.monotonic() < deadline and len(finished) < 2:
-            time.sleep(0.3)
-            with store.session() as s:
-                finished = list(
-                    s.scalars(
-                        select(RunRow)
-                        .where(RunRow.finished_at.is_not(None))
-                        .order_by(RunRow.started_at)
-                    )
-                )
+        finished = _wait_for_finished_runs(store, 2, proc)
         assert len(finished) >= 2, "two scheduled runs"
         assert finished[0].summary["flagging"]["done"] > 0
         assert finished[1].summary["flagging"]["planned"] == 0, "the second run is a no-op"
     finally:
-        sent = time.monotonic()
         proc.send_signal(signal.SIGTERM)
-        _out, err = proc.communicate(timeout=15)
+        _out, err = proc.communicate(timeout=300)
         store.close()
     assert proc.returncode == 0, err
-    assert time.monotonic() - sent < 10
+    assert "received SIGTERM: stopping after the current write" in err
+
+
+def _wait_for_finished_runs(store: Store, count: int, proc: subprocess.Popen[str]) -> list[RunRow]:
+    deadline = time.monotonic() + 600  # a hung service, not a slow one
+    finished: list[RunRow] = []
+    while len(finished) < count and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.3)
+        with store.session() as s:
+            query = select(RunRow).where(RunRow.finished_at.is_not(None))
+            finished = list(s.scalars(query.order_by(RunRow.started_at)))
+    return finished
 
 
 def test_two_instances_at_once_write_each_change_once(
