@@ -34,7 +34,7 @@ from bmmsync.trace.index import MapIndex
 from bmmsync.trace.judge import Verdict, judge
 from bmmsync.trace.metrics import compute_metrics
 from bmmsync.trace.rules import MappingRules
-from bmmsync.web.aggregates import compute_aggregates
+from bmmsync.web.aggregates import closed_work, compute_aggregates
 
 TicketId = tuple[str, str]
 """(source, key): what identifies a ticket across trackers."""
@@ -85,7 +85,10 @@ def check_store(session: Session, rules: MappingRules, today: date, now: datetim
     the dashboard's figures. What `bmmsync check` and each service run do."""
     judgement = judge_store(session, rules, today)
     record_verdicts(session, judgement.verdicts, now, replace_all=True)
-    replace_aggregates(session, compute_aggregates(judgement.verdicts, judgement.tickets), now)
+    delivered = closed_work(judgement.tickets, judgement.index, rules, today)
+    replace_aggregates(
+        session, compute_aggregates(judgement.verdicts, judgement.tickets, delivered), now
+    )
     return judgement
 
 

@@ -2,25 +2,31 @@
 
 A scope is everything (`all`), one source (`source:NAME`) or one project
 (`project:SOURCE:PROJECT`). Each holds its tally, the tally per capability, the count per
-reason and per ticket state; `all` also holds the most used labels and field values that
-name no capability. One pass over the verdicts fills the project scopes, which are then
+reason and per ticket state, and per capability the work closed in the last 90 days and the
+traced items closed per ISO week (delivery velocity); `all` also holds the most recently
+closed items per capability and the most used labels and field values that name no
+capability. One pass over the verdicts fills the project scopes, which are then
 summed into the wider ones, so the cost is linear and small next to the judging itself.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from bmmsync.domain import Ticket
-from bmmsync.trace.judge import Verdict
+from bmmsync.trace.index import MapIndex
+from bmmsync.trace.judge import Verdict, judge, tickets_by_source
 from bmmsync.trace.reasons import Reason
+from bmmsync.trace.rules import MappingRules
 
 ALL = "all"
 UNKNOWN_EXAMPLES = 5
 UNKNOWN_LISTED = 50
+CLOSED_DAYS = 90
+CLOSED_LISTED = 20
 
 
 def source_scope(source: str) -> str:
@@ -93,6 +99,15 @@ class _Scope:
     by_capability: dict[str, Tally] = field(default_factory=dict)
     by_reason: dict[str, int] = field(default_factory=dict)
     by_state: dict[str, int] = field(default_factory=dict)
+    closed: dict[str, int] = field(default_factory=dict)
+    weekly: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def add_closed(self, verdict: Verdict, week: str) -> None:
+        for cid in dict.fromkeys(link.capability for link in verdict.links):
+            self.closed[cid] = self.closed.get(cid, 0) + 1
+            if verdict.traced:
+                weeks = self.weekly.setdefault(cid, {})
+                weeks[week] = weeks.get(week, 0) + 1
 
     def merge(self, other: _Scope) -> None:
         self.overall.merge(other.overall)
@@ -102,6 +117,12 @@ class _Scope:
             self.by_reason[reason] = self.by_reason.get(reason, 0) + n
         for state, n in other.by_state.items():
             self.by_state[state] = self.by_state.get(state, 0) + n
+        for cid, n in other.closed.items():
+            self.closed[cid] = self.closed.get(cid, 0) + n
+        for cid, weeks in other.weekly.items():
+            mine = self.weekly.setdefault(cid, {})
+            for week, n in weeks.items():
+                mine[week] = mine.get(week, 0) + n
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -111,13 +132,38 @@ class _Scope:
             },
             "by_reason": dict(sorted(self.by_reason.items())),
             "by_state": dict(sorted(self.by_state.items())),
+            "closed_90_days": dict(sorted(self.closed.items())),
+            "velocity": {cid: dict(sorted(w.items())) for cid, w in sorted(self.weekly.items())},
         }
 
 
+def week_of(day: date) -> str:
+    """The Monday of `day`'s ISO week, as an ISO date: the key of a velocity week."""
+    return (day - timedelta(days=day.weekday())).isoformat()
+
+
+def closed_work(
+    tickets: Sequence[Ticket], index: MapIndex, rules: MappingRules, today: date
+) -> list[tuple[Verdict, Ticket]]:
+    """Tickets closed in the last 90 days (by their stored closed date), judged as if open,
+    with their stored ancestors as context: which capability each delivered work for, and
+    whether its trace held. Pull requests, exempt tickets and ignored types are left out."""
+    cutoff = today - timedelta(days=CLOSED_DAYS)
+    closed = [t for t in tickets if t.closed_at is not None and t.closed_at.date() >= cutoff]
+    if not closed:
+        return []
+    as_open = replace(rules, ignore_closed=False)
+    verdicts = judge(closed, index, as_open, today, context=tickets_by_source(tickets))
+    return [(v, t) for v, t in zip(verdicts, closed, strict=True) if v.in_scope]
+
+
 def compute_aggregates(
-    verdicts: Sequence[Verdict], tickets: Sequence[Ticket]
+    verdicts: Sequence[Verdict],
+    tickets: Sequence[Ticket],
+    delivered: Sequence[tuple[Verdict, Ticket]] = (),
 ) -> dict[str, dict[str, Any]]:
-    """Figures per scope, from a full judgement (`verdicts[i]` judges `tickets[i]`)."""
+    """Figures per scope, from a full judgement (`verdicts[i]` judges `tickets[i]`) and the
+    recently closed work (`closed_work`)."""
     projects: dict[tuple[str, str], _Scope] = {}
     unknown: dict[tuple[str, str], list[Any]] = {}
     unknown_reason = Reason.UNKNOWN_CAPABILITY.value
@@ -145,7 +191,31 @@ def compute_aggregates(
                 entry[0] += 1
                 if len(entry[1]) < UNKNOWN_EXAMPLES:
                     entry[1].append({"source": verdict.source, "key": verdict.key})
-    return _rolled_up(projects, unknown)
+    recent: dict[str, list[dict[str, Any]]] = {}
+    for verdict, ticket in sorted(delivered, key=lambda d: d[1].closed_at or datetime.min):
+        closed_at = ticket.closed_at
+        assert closed_at is not None
+        scope = projects.get((verdict.source, verdict.project))
+        if scope is None:
+            scope = projects[(verdict.source, verdict.project)] = _Scope()
+        scope.add_closed(verdict, week_of(closed_at.date()))
+        for cid in dict.fromkeys(link.capability for link in verdict.links):
+            items = recent.setdefault(cid, [])
+            items.append(
+                {
+                    "source": ticket.source,
+                    "key": ticket.key,
+                    "url": ticket.url,
+                    "title": ticket.title,
+                    "project": ticket.project,
+                    "closed_at": closed_at.isoformat(),
+                    "traced": verdict.traced,
+                }
+            )
+            del items[:-CLOSED_LISTED]
+    out = _rolled_up(projects, unknown)
+    out[ALL]["recently_closed"] = {cid: items[::-1] for cid, items in sorted(recent.items())}
+    return out
 
 
 def _rolled_up(

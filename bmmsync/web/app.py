@@ -34,7 +34,7 @@ from bmmsync.config.settings import Config
 from bmmsync.errors import StoreError
 from bmmsync.reporting import HEADLINE
 from bmmsync.web import pages
-from bmmsync.web.charts import report_charts
+from bmmsync.web.charts import bar_chart, report_charts
 from bmmsync.web.metrics import ServiceMetrics, metrics_registry
 from bmmsync.web.openapi import openapi_document
 from bmmsync.web.params import BadParameter, Query
@@ -152,6 +152,11 @@ class Dashboard:
         if api:
             return JSONResponse(model)
         extra: dict[str, Any] = {}
+        if page.path.startswith("/capabilities/"):
+            weeks = [(w["week"], w["items"]) for w in model["velocity"]["weeks"]]
+            extra["velocity_chart"] = Markup(  # numbers and escaped dates only
+                bar_chart("Traced items closed per week", weeks)
+            )
         if page.path == "/report":
             extra["charts"] = {
                 key: Markup(svg)

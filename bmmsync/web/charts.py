@@ -55,6 +55,36 @@ def line_chart(title: str, points: list[tuple[str, float | None]]) -> str:
     return "".join(parts)
 
 
+def bar_chart(title: str, bars: list[tuple[str, int]]) -> str:
+    """Counts per label (e.g. items closed per week) as bars, with the largest on the axis."""
+    top = max([n for _, n in bars] + [1])
+    inner_w, inner_h = WIDTH - 2 * PAD, HEIGHT - 2 * PAD
+    width = inner_w / max(1, len(bars))
+    parts = [
+        f'<svg class="chart" role="img" viewBox="0 0 {WIDTH} {HEIGHT}" '
+        f'xmlns="http://www.w3.org/2000/svg" aria-label="{escape(title)}">',
+        f"<title>{escape(title)}</title>",
+        f'<text class="axis" x="{PAD - 4}" y="{PAD + 4}" text-anchor="end">{top}</text>',
+        f'<line class="grid" x1="{PAD}" y1="{PAD + inner_h}" x2="{WIDTH - PAD}" '
+        f'y2="{PAD + inner_h}"/>',
+    ]
+    for i, (label, n) in enumerate(bars):
+        h = inner_h * n / top
+        x, y = PAD + i * width + 2, PAD + inner_h - h
+        parts.append(
+            f'<rect class="bar" x="{x:.1f}" y="{y:.1f}" width="{max(1.0, width - 4):.1f}" '
+            f'height="{h:.1f}"><title>{escape(label)}: {n}</title></rect>'
+        )
+    if bars:
+        parts.append(
+            f'<text class="axis" x="{PAD}" y="{HEIGHT - 8}">{escape(bars[0][0])}</text>'
+            f'<text class="axis" x="{WIDTH - PAD}" y="{HEIGHT - 8}" text-anchor="end">'
+            f"{escape(bars[-1][0])}</text>"
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
 def report_charts(series: list[dict[str, Any]], figures: list[tuple[str, str]]) -> dict[str, str]:
     """One chart per headline figure (`(key, label)`), over the snapshot series."""
     return {

@@ -158,6 +158,26 @@ SCHEMAS: dict[str, Any] = {
             ),
             "open_work": _listing(WORK_ITEM),
             "flagged": _listing(WORK_ITEM),
+            "closed_90_days": INT,
+            "recently_closed": _list(
+                _obj(
+                    {
+                        "source": STR,
+                        "key": STR,
+                        "url": STR,
+                        "title": STR,
+                        "project": STR,
+                        "closed_at": STR,
+                        "traced": {"type": "boolean"},
+                    }
+                )
+            ),
+            "velocity": _obj(
+                {
+                    "weeks": _list(_obj({"week": STR, "items": INT})),
+                    "items_per_week": {"type": "number"},
+                }
+            ),
         }
     ),
     "Review": _obj(

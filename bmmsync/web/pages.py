@@ -29,10 +29,11 @@ from bmmsync.trace.map_findings import map_findings
 from bmmsync.trace.metrics import coverage_figures, goal_figures
 from bmmsync.trace.reasons import Reason
 from bmmsync.trace.rules import MappingRules
-from bmmsync.web.aggregates import ALL, project_scope, source_scope
+from bmmsync.web.aggregates import ALL, project_scope, source_scope, week_of
 from bmmsync.web.params import BadParameter, Query
 
 GAP_DAYS = 90
+VELOCITY_WEEKS = 13
 TICKET_REASONS = tuple(r.value for r in Reason if not r.value.startswith("map-"))
 REVIEW_SORTS = ("reason", "key", "title", "flagged_since", "project")
 
@@ -306,6 +307,17 @@ def capability_page(session: Session, ctx: Context, cid: str, query: Query) -> d
             tally = agg.figures.get("by_capability", {}).get(cid)
             if tally:
                 breakdown.append({"kind": kind, "name": name.split(":", 1)[1]} | tally)
+    scoped = load_aggregate(session, _scope(session, source, project))
+    closed = scoped.figures.get("closed_90_days", {}).get(cid, 0) if scoped else 0
+    weekly = scoped.figures.get("velocity", {}).get(cid, {}) if scoped else {}
+    weeks = [week_of(ctx.today - timedelta(weeks=n)) for n in range(VELOCITY_WEEKS - 1, -1, -1)]
+    series = [{"week": w, "items": weekly.get(w, 0)} for w in weeks]
+    recent = everything.figures.get("recently_closed", {}).get(cid, []) if everything else []
+    if source or project:
+        recent = [
+            r for r in recent if (not source or r["source"] == source)
+            and (not project or r["project"] == project)
+        ]  # fmt: skip
     work = _work_query(cid, source, project).order_by(TraceLinkRow.source, TraceLinkRow.key)
     flagged = work.where(VerdictRow.traced.is_(False))
     return {
@@ -319,6 +331,12 @@ def capability_page(session: Session, ctx: Context, cid: str, query: Query) -> d
         "breakdown": breakdown,
         "open_work": _page(session, work, page, ctx.page_size),
         "flagged": _page(session, flagged, 1, ctx.page_size),
+        "closed_90_days": closed,
+        "recently_closed": recent,
+        "velocity": {
+            "weeks": series,
+            "items_per_week": round(sum(p["items"] for p in series) / len(series), 3),
+        },
     }
 
 

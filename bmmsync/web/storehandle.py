@@ -26,7 +26,10 @@ class StoreHandle:
     def get(self) -> Store:
         with self._lock:
             if self._store is None:
-                self._store = Store.open(self.url)
+                try:
+                    self._store = Store.open(self.url)
+                except OSError as exc:  # a SQLite file that cannot be created or read
+                    raise StoreError(f"cannot open the store: {exc}") from None
             return self._store
 
     def ready(self) -> str | None:

@@ -25,6 +25,7 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert "requirement" in out and "traceability" in out
     assert "The comment bmmsync posted on" in out and "Broken trace" in out
     assert "--keep-running" in out and "alice-token" in out
+    assert re.fullmatch(r"Dashboard: http://127\.0\.0\.1:\d+/", out.strip().splitlines()[-1])
 
     store = Store.open(f"sqlite:///{tmp_path / 'bmmsync-demo.db'}")
     with store.session() as s:

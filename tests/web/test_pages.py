@@ -3,6 +3,8 @@ errors that help, the downloads equal `bmmsync review`, an empty and a missing s
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from pathlib import Path
 
@@ -11,6 +13,9 @@ from sqlalchemy import create_engine, text
 from starlette.testclient import TestClient
 
 from bmmsync.config.settings import load_config
+from bmmsync.sandbox.pytest_plugin import SandboxControl
+from bmmsync.service.runner import run_once
+from bmmsync.store.database import Store
 from bmmsync.web.app import create_app
 from bmmsync.web.storehandle import StoreHandle
 from tests.cli.helpers import run_cli, write_config
@@ -148,7 +153,12 @@ def test_downloads_are_the_records_of_bmmsync_review(
     cli = run_cli("--config", str(dashboard.config_path), "review", "--source", "web",
                   "--format", fmt)  # fmt: skip
     assert cli.returncode == 0, cli.stderr
-    assert response.text.strip() == cli.stdout.strip()
+    if kind == "csv":  # the CLI's stdout was read with universal newlines
+        assert list(csv.reader(io.StringIO(response.text))) == list(
+            csv.reader(io.StringIO(cli.stdout))
+        )
+    else:
+        assert response.text.strip() == cli.stdout.strip()
     assert "pwned" in response.text  # the hostile ticket is among them
 
 
@@ -169,27 +179,27 @@ def test_empty_store_says_what_to_run(tmp_path: Path, db_url: str) -> None:
 
 
 def test_store_down_then_back(tmp_path: Path) -> None:
-    """A store that is missing answers 503 (readyz and pages) and the process keeps serving;
-    once the database is there, the same app answers."""
-    db = tmp_path / "later" / "store.db"
-    url = f"sqlite:///{db}"
+    """A store that cannot be opened answers 503 (readyz and pages) and the process keeps
+    serving; once the database can be opened, the same app answers."""
+    blocker = tmp_path / "data"
+    blocker.write_text("a file where the store's directory should be")
+    url = f"sqlite:///{blocker / 'store.db'}"
     config = load_config(write_config(tmp_path, url))
-    db.parent.mkdir()
-    db.parent.chmod(0o500)  # cannot create the file: the store is down
-    try:
-        client = TestClient(create_app(config, StoreHandle(url)))
-        assert client.get("/livez").status_code == 200
-        ready = client.get("/readyz")
-        if ready.status_code == 200:
-            pytest.skip("running as a user who can write anywhere (root)")
-        assert ready.status_code == 503
-        page = client.get("/review")
-        assert page.status_code == 503 and "/readyz" in page.text
-        assert client.get("/api/status").status_code == 503
-    finally:
-        db.parent.chmod(0o700)
+    client = TestClient(create_app(config, StoreHandle(url)))
+    assert client.get("/livez").status_code == 200
+    ready = client.get("/readyz")
+    assert ready.status_code == 503 and "cannot open the store" in ready.text
+    page = client.get("/review")
+    assert page.status_code == 503 and "/readyz" in page.text
+    assert client.get("/api/status").status_code == 503
+    assert client.get("/api/status").json()["error"].startswith("the store is not reachable")
+    metrics = client.get("/metrics")
+    assert metrics.status_code == 200 and "bmmsync_store_up 0.0" in metrics.text
+    blocker.unlink()
+    blocker.mkdir()
     assert client.get("/readyz").status_code == 200
     assert client.get("/status").status_code == 200
+    assert "bmmsync run --once" in client.get("/").text
 
 
 def test_schema_behind_is_not_ready(tmp_path: Path, db_url: str) -> None:
@@ -202,3 +212,29 @@ def test_schema_behind_is_not_ready(tmp_path: Path, db_url: str) -> None:
     engine.dispose()
     response = client.get("/readyz")
     assert response.status_code == 503 and "0001" in response.text
+
+
+def test_closing_work_moves_it_to_delivery_and_velocity(
+    dashboard: Dashboard, sandbox_control: SandboxControl
+) -> None:
+    """A traced ticket closed in the tracker leaves the open work and counts as delivered
+    this week, once the next run's check has recomputed the figures."""
+    client = dashboard.client
+    before = client.get("/api/capabilities/self-service-portal?source=web").json()
+    open_web = [t for t in before["open_work"]["items"] if t["traced"]]
+    assert open_web, "the demo has traced web work on the portal"
+    target = open_web[0]
+    repo, number = target["key"].split("#")
+    sandbox_control.github_change(repo, int(number), state="closed", state_reason="completed")
+    store = Store.open(dashboard.db_url)
+    try:
+        report = run_once(dashboard.config, store)
+    finally:
+        store.close()
+    assert report.result == "ok", report.errors
+    after = client.get("/api/capabilities/self-service-portal?source=web").json()
+    assert after["closed_90_days"] == before["closed_90_days"] + 1
+    assert after["velocity"]["weeks"][-1]["items"] == before["velocity"]["weeks"][-1]["items"] + 1
+    assert target["key"] in [t["key"] for t in after["recently_closed"]]
+    assert target["key"] not in [t["key"] for t in after["open_work"]["items"]]
+    assert after["open_work"]["total"] == before["open_work"]["total"] - 1

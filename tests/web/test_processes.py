@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import socket
@@ -87,3 +88,28 @@ def test_run_serves_dashboard_health_and_metrics(tmp_path: Path, sandbox: Sandbo
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
     assert proc.returncode == 0
+
+
+def test_demo_keep_running_prints_the_dashboard_url_and_serves_it(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [BMMSYNC, "demo", "--keep-running", "--dir", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200"},
+    )
+    try:
+        assert proc.stdout is not None
+        url = None
+        for line in proc.stdout:
+            found = re.fullmatch(r"Dashboard: (http://127\.0\.0\.1:\d+)/\n", line)
+            if found:
+                url = found.group(1)
+                break
+        assert url, proc.stderr.read() if proc.stderr else ""
+        review = httpx.get(url + "/api/review", timeout=30).json()
+        assert review["results"]["total"] > 10
+        assert "unknown-capability" in httpx.get(url + "/review", timeout=30).text
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)
