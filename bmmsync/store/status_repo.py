@@ -65,7 +65,7 @@ def read_status(session: Session, now: datetime) -> StoreStatus:
     return StoreStatus(
         last_run=_run_dict(last) if last else None,
         last_finished_run=_run_dict(finished) if finished else None,
-        lease=current_holder(session, now),
+        lease=current_holder(session),
         sources=sources,
     )
 

@@ -10,10 +10,10 @@ from pathlib import Path
 from bmmsync.bot.flagging import apply_step
 from bmmsync.config.settings import Config, load_config
 from bmmsync.sandbox.server import SandboxServer
+from bmmsync.service.lease import RunLease
 from bmmsync.service.runner import RunReport, run_once, take_snapshot
 from bmmsync.service.scheduler import Service
 from bmmsync.store.database import Store, create_store_engine
-from bmmsync.store.lease import try_acquire
 from bmmsync.store.snapshot_repo import snapshots_since
 from tests.cli.helpers import run_cli
 from tests.cli.helpers import write_sandbox_config as write_config
@@ -73,17 +73,13 @@ def test_second_instance_with_another_config_is_refused(
 ) -> None:
     path = write_config(tmp_path, sandbox, db_url)
     store = Store.open(db_url)
-    with store.session() as s:
-        assert (
-            try_acquire(
-                s, "other-host:1", "another-config", datetime.now(UTC), timedelta(minutes=5)
-            )
-            is None
-        )
+    other = RunLease(store, "another-config")  # a live instance: this test process
+    assert other.acquire() is None
+    with other:
+        result = run_cli("--config", str(path), "run", "--once")
     store.close()
-    result = run_cli("--config", str(path), "run", "--once")
     assert result.returncode == 2
-    assert "another bmmsync instance (other-host:1) with a different configuration" in (
+    assert f"another bmmsync instance ({other.holder}) with a different configuration" in (
         result.stderr
     )
 
