@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import UTC, datetime
+from collections.abc import Sequence
 from typing import Any
 
 import typer
@@ -15,7 +15,7 @@ from bmmsync.cli.context import Format, app_context
 from bmmsync.cli.output import print_json
 from bmmsync.config.settings import Config
 from bmmsync.service.runner import RunReport, run_once, take_snapshot
-from bmmsync.service.scheduler import Service
+from bmmsync.service.scheduler import Service, backoff_delay
 from bmmsync.store.database import Store
 from bmmsync.store.status_repo import read_status
 from bmmsync.untrusted import safe, visible
@@ -38,11 +38,13 @@ def run(
     config = app.config()
     store = app.store()
 
-    def one_run(current: Config, stop: threading.Event) -> RunReport:
-        return run_once(current, store, apply_writes=apply_step(stop), stop=stop, full=full)
+    def one_run(current: Config, stop: threading.Event, notes: Sequence[str]) -> RunReport:
+        return run_once(
+            current, store, apply_writes=apply_step(stop), stop=stop, full=full, notes=notes
+        )
 
     if once:
-        report = one_run(config, threading.Event())
+        report = one_run(config, threading.Event(), ())
         if fmt is Format.JSON:
             print_json(report.as_dict())
         else:
@@ -59,8 +61,8 @@ def run(
 
     metrics = service_metrics(server.app)
 
-    def observed_run(current: Config, stop: threading.Event) -> RunReport:
-        report = one_run(current, stop)
+    def observed_run(current: Config, stop: threading.Event, notes: Sequence[str]) -> RunReport:
+        report = one_run(current, stop, notes)
         metrics.observe_run(report.as_dict())
         return report
 
@@ -95,15 +97,17 @@ def status(
     Exit 1 if the last finished run failed."""
     app = app_context(ctx)
     config = app.config()
-    now = datetime.now(UTC)
     store: Store = app.store()
     with store.session() as session:
-        state = read_status(session, now)
+        state = read_status(session)
     last = state.last_finished_run
-    next_run = last["started_at"] + config.schedule.poll_every if last is not None else None
+    poll = config.schedule.poll_every
+    failures = state.failures_in_a_row
+    next_run = last["started_at"] + backoff_delay(failures, poll) if last is not None else None
     data: dict[str, Any] = {
         "last_run": state.last_run,
         "next_run": next_run,
+        "failures_in_a_row": failures,
         "lease": (
             {"holder": state.lease.holder, "expires_at": state.lease.expires_at}
             if state.lease
@@ -128,7 +132,15 @@ def status(
         )
         for error in summary.get("errors", []):
             console.print(safe(f"  error: {error}"))
-        if next_run is not None:
+        for note in summary.get("notes", []):
+            console.print(safe(f"  warning: {note}"))
+        if next_run is not None and failures > 1:
+            console.print(
+                f"backing off after {failures} failed runs in a row: next run due "
+                f"{next_run:%Y-%m-%d %H:%M:%S} UTC",
+                highlight=False,
+            )
+        elif next_run is not None:
             console.print(f"next run due {next_run:%Y-%m-%d %H:%M:%S} UTC", highlight=False)
     console.print(
         safe(

@@ -18,7 +18,7 @@ from bmmsync.store.models import FlagRow
 from bmmsync.trace.judge import Verdict
 from connectors.base import marker_tag
 from connectors.registry import connector_for
-from tests.bot.helpers import apply, bot_config, plan, sync
+from tests.bot.helpers import apply, bot_config, plan, run_lease, sync
 from tests.demo_outcomes import FLAGGED, OUTCOMES, STORED
 from tests.sync.helpers import clear_log, requests_log
 
@@ -187,8 +187,8 @@ def test_crash_after_comment_posted_rerun_leaves_one_comment(
     first = crashing.plan.writes[1]
     assert first.action.value == "create-comment"
 
-    with pytest.raises(Crash):
-        execute(crashing, store, label="trace-broken", run_id="crashed")
+    with pytest.raises(Crash), run_lease(store) as lease:
+        execute(crashing, store, label="trace-broken", fence=lease, run_id="crashed")
     stats = apply(config, store, run_id="rerun")
 
     assert stats.failed == 0
@@ -233,7 +233,8 @@ def test_refused_and_deleted_tickets_are_audited_and_the_rest_goes_on(
     refuse_writes(sandbox_control, jira_refused, 403)
     sandbox_control.jira_delete(deleted)
 
-    stats = execute(prepared, store, label="trace-broken")
+    with run_lease(store) as lease:
+        stats = execute(prepared, store, label="trace-broken", fence=lease)
 
     failing = {refused, gone, jira_refused, deleted}
     assert stats.failed == 2 * len(failing)  # label + comment on each
