@@ -39,6 +39,7 @@ from bmmsync.config.secrets import (
     substitute,
     url_password,
 )
+from bmmsync.config.web import WebConfig
 from bmmsync.config.yamlsrc import (
     KeyPath,
     YamlDoc,
@@ -487,6 +488,9 @@ class Config(_Section):
     )
     sync: SyncConfig = Field(default=SyncConfig(), description="How trackers are read.")
     logging: LoggingConfig = Field(default=LoggingConfig(), description="Log level and format.")
+    web: WebConfig = Field(
+        default=WebConfig(), description="The dashboard, health and metrics endpoints."
+    )
 
     _path: Path | None = PrivateAttr(None)
     _bmm_model: domain.Model | None = PrivateAttr(None)
@@ -671,6 +675,8 @@ def _register_secrets(config: Config) -> None:
     for source in config.sources:
         if source.token is not None:
             register_secret(source.token.get_secret_value())
+    if config.web.token is not None:
+        register_secret(config.web.token.get_secret_value())
 
 
 def config_json_schema() -> dict[str, Any]:
