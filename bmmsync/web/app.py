@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlencode
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -26,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp
 
 from bmmsync.bot.review import ReviewFilter, review_csv, review_json, review_markdown
 from bmmsync.bot.review import review_records as review_download_records
@@ -297,7 +298,7 @@ def create_app(
     return app
 
 
-def service_metrics(app: Starlette) -> ServiceMetrics:
-    """The run-time instruments `bmmsync run` feeds after each run."""
-    board: Dashboard = app.state.dashboard
+def service_metrics(app: ASGIApp) -> ServiceMetrics:
+    """The run-time instruments `bmmsync run` feeds after each run (`app` from `create_app`)."""
+    board: Dashboard = cast(Starlette, app).state.dashboard
     return board.service_metrics

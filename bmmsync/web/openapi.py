@@ -348,7 +348,7 @@ ROUTES: dict[str, tuple[str, str, tuple[str, ...]]] = {
 def openapi_document() -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for path, (schema, summary, params) in ROUTES.items():
-        parameters = [PARAMS[p] for p in params]
+        parameters = [PARAMS[p] | {"required": p == "key"} for p in params]
         if "{cid}" in path:
             parameters.insert(0, {"name": "cid", "in": "path", "required": True, "schema": STR})
         error = {"application/json": {"schema": _ref("Error")}}
