@@ -114,7 +114,8 @@ class Ticket:
 
     `key` is `owner/repo#N` on GitHub and `KEY-N` on Jira; `parent_key` uses the same form.
     `fields` holds tracker-specific values by field name (for example the Jira "Capability"
-    custom field, or the GitHub issue type under "type").
+    custom field, or the GitHub issue type under "type"). `closed_at` is when it was last
+    closed (GitHub `closed_at`, Jira `resolutiondate`); None while open.
     """
 
     source: str
@@ -133,6 +134,7 @@ class Ticket:
     updated: datetime | None = None
     closed: bool = False
     is_pull_request: bool = False
+    closed_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

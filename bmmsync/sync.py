@@ -22,10 +22,21 @@ from bmmsync.errors import BmmsyncError, ConfigError
 from bmmsync.store import ticket_repo
 from bmmsync.store.database import Store
 from bmmsync.store.source_repo import last_full_sync, record_sync
-from connectors.base import Connector, ConnectorOptions, Cursor, Sleep
+from connectors.base import (
+    LOST,
+    Connector,
+    ConnectorOptions,
+    Cursor,
+    Listing,
+    ListsStreams,
+    Sleep,
+    StreamLost,
+)
 from connectors.registry import connector_for
 
 log = logging.getLogger(__name__)
+
+LOST_ROW = ticket_repo.Cursor(LOST.value, LOST.etag)
 
 SourceConfig = GitHubSource | JiraSource
 ConnectorFactory = Callable[[SourceConfig, ConnectorOptions], Connector]
@@ -48,6 +59,7 @@ class SourceSummary:
     not_modified: int = 0
     rate_limit_left: int | None = None
     seconds: float = 0.0
+    lost: list[str] = field(default_factory=list)  # projects no longer reachable, tickets kept
 
     @property
     def ok(self) -> bool:
@@ -153,7 +165,11 @@ def _sync_source(
         connector = factory(src, options)
         for stream in connector.streams():
             try:
-                _sync_stream(store, connector, stream, summary, seen, progress)
+                listing = _listing(store, connector, stream)
+                if listing is None:
+                    _sync_stream(store, connector, stream, summary, seen, progress)
+                else:
+                    _sync_listed(store, connector, stream, listing, summary, seen, progress, errors)
             except Exception as exc:  # one listing failing must not stop the others
                 errors.append(_describe(src.name, exc))
     except Exception as exc:  # a connector that cannot even start fails only its source
@@ -166,7 +182,8 @@ def _sync_source(
     now = _now()
     with store.session() as session:
         if summary.full and summary.ok:
-            gone = ticket_repo.stored_keys(session, src.name) - seen
+            kept = ticket_repo.stored_keys(session, src.name, projects=summary.lost)
+            gone = ticket_repo.stored_keys(session, src.name) - seen - kept
             summary.gone = ticket_repo.mark_gone(session, src.name, gone, now)
         record_sync(
             session,
@@ -197,7 +214,7 @@ def _sync_stream(
     """One listing: each page and its cursor in one transaction."""
     with store.session() as session:
         stored = ticket_repo.get_cursor(session, connector.name, stream)
-    cursor = Cursor(stored.value, stored.etag)
+    cursor = Cursor() if stored == LOST_ROW else Cursor(stored.value, stored.etag)
     for page in connector.read(stream, cursor, full=summary.full):
         now = _now()
         with store.session() as session:
@@ -218,6 +235,56 @@ def _sync_stream(
         seen.update(t.key for t in page.tickets)
         if progress:
             progress.advanced(connector.name, len(page.tickets))
+
+
+def _listing(store: Store, connector: Connector, stream: str) -> Listing | None:
+    """What `stream` lists, when it is a listing (an org's repositories); None otherwise."""
+    if not isinstance(connector, ListsStreams):
+        return None
+    with store.session() as session:
+        rows = ticket_repo.cursors(session, connector.name)
+    known = {name: Cursor(row.value, row.etag) for name, row in rows.items()}
+    return connector.listing(stream, known.get(stream, Cursor()), known)
+
+
+def _sync_listed(
+    store: Store,
+    connector: Connector,
+    stream: str,
+    listing: Listing,
+    summary: SourceSummary,
+    seen: set[str],
+    progress: SyncProgress | None,
+    errors: list[str],
+) -> None:
+    """Every stream a listing names; lost ones are marked and reported, their tickets kept.
+
+    The listing's cursor (its ETag) is saved last, and without the ETag when a stream
+    failed, so the next run lists again rather than trusting a 304 over unread streams."""
+    lost = dict(listing.lost)
+    failed = False
+    for child in listing.poll:
+        try:
+            _sync_stream(store, connector, child, summary, seen, progress)
+        except StreamLost as exc:
+            lost[child] = exc.project
+        except Exception as exc:  # one repository failing must not stop the others
+            errors.append(_describe(connector.name, exc))
+            failed = True
+    now = _now()
+    with store.session() as session:
+        for child, project in sorted(lost.items()):
+            if ticket_repo.get_cursor(session, connector.name, child) != LOST_ROW:
+                log.warning(
+                    "no longer reachable; its tickets are kept",
+                    extra={"source": connector.name, "project": project},
+                )
+            ticket_repo.save_cursor(session, connector.name, child, LOST_ROW, now)
+        cursor = Cursor(listing.cursor.value, None) if failed else listing.cursor
+        ticket_repo.save_cursor(
+            session, connector.name, stream, ticket_repo.Cursor(cursor.value, cursor.etag), now
+        )
+    summary.lost.extend(sorted(set(lost.values())))
 
 
 def _describe(source: str, exc: Exception) -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -33,6 +33,34 @@ class Cursor:
 
     value: str | None = None
     etag: str | None = None
+
+
+LOST = Cursor(None, "lost")
+"""The cursor saved for a stream whose target the tracker no longer lets us reach: its
+tickets are kept (not marked gone) and the loss is reported at every run until it is back."""
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """What a listing stream (an organisation's repositories) names now.
+
+    `poll` are the streams to read this run; `lost` maps each known stream that the tracker
+    no longer shows to the project it covered; `cursor` is the listing's own cursor, to save
+    once every stream in `poll` has been read (so a crash re-lists instead of trusting a 304).
+    """
+
+    poll: tuple[str, ...]
+    lost: dict[str, str]
+    cursor: Cursor
+    not_modified: bool = False
+
+
+class StreamLost(SourceError):
+    """A listed stream's target became unreachable (a repository the App lost access to)."""
+
+    def __init__(self, source: str, message: str, *, project: str) -> None:
+        self.project = project
+        super().__init__(source, message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +137,16 @@ class WriteThrottle:
     def __exit__(self, *exc: object) -> None:
         self._last = time.monotonic()
         self._lock.release()
+
+
+@runtime_checkable
+class ListsStreams(Protocol):
+    """A connector some of whose streams list other streams (GitHub orgs list repositories)."""
+
+    def listing(self, stream: str, cursor: Cursor, known: Mapping[str, Cursor]) -> Listing | None:
+        """What listing `stream` holds now, judged against this source's `known` cursors;
+        None when `stream` is an ordinary stream, read with `read`."""
+        ...
 
 
 @runtime_checkable

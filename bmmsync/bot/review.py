@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from bmmsync.checking import judge_store
 from bmmsync.store.flag_repo import load_flags
 from bmmsync.trace.rules import MappingRules
+from bmmsync.untrusted import safe, visible
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ def review_records(
 
 
 def review_tables(records: list[dict[str, Any]]) -> list[Table]:
-    """One Rich table per reason."""
+    """One Rich table per reason; every cell from the tracker goes through `safe()`."""
     tables = []
     for group, items in group_by_reason(records):
         table = Table(
@@ -81,7 +82,11 @@ def review_tables(records: list[dict[str, Any]]) -> list[Table]:
         )
         for r in items:
             table.add_row(
-                r["key"], r["title"], age_text(r["age_days"]), r["assignee"] or "", r["suggestion"]
+                safe(r["key"]),
+                safe(r["title"]),
+                age_text(r["age_days"]),
+                safe(r["assignee"]),
+                safe(r["suggestion"]),
             )
         tables.append(table)
     return tables
@@ -116,7 +121,8 @@ REVIEW_FIELDS = (
 def review_csv(records: list[dict[str, Any]]) -> str:
     """One row per record, `REVIEW_FIELDS` as the header, dates in ISO 8601."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=REVIEW_FIELDS, lineterminator="\n")
+    # CRLF rows (RFC 4180): the writer then quotes any field holding a bare CR or LF.
+    writer = csv.DictWriter(out, fieldnames=REVIEW_FIELDS, lineterminator="\r\n")
     writer.writeheader()
     for r in records:
         since = r["flagged_since"]
@@ -137,7 +143,7 @@ def review_json(records: list[dict[str, Any]]) -> str:
 
 def _md(text: object) -> str:
     """A table cell: ticket text cannot break the table, inject HTML or mention anyone."""
-    value = str(text or "").replace("\n", " ")
+    value = visible(str(text or "").replace("\n", " "))
     for ch in "\\`*_[]<>|#~!":
         value = value.replace(ch, "\\" + ch)
     return value.replace("@", "@\u200d")

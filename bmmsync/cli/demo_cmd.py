@@ -19,6 +19,7 @@ import typer
 from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
+from rich.text import Text
 
 from bmmsync.bot.flagging import apply_step
 from bmmsync.bot.review import group_by_reason, review_records
@@ -29,6 +30,7 @@ from bmmsync.config.web import split_listen
 from bmmsync.sandbox.server import SandboxServer
 from bmmsync.service.runner import run_once
 from bmmsync.store.database import Store
+from bmmsync.untrusted import safe
 from bmmsync.web.server import DashboardServer, WebServerError
 
 SANDBOX_URL_DEFAULT = "${BMMSYNC_SANDBOX_URL:-http://127.0.0.1:8642}"
@@ -98,10 +100,10 @@ def demo(
             store.close()
         console.print(report.summary_line(), highlight=False)
         for error in report.errors:
-            console.print(f"  error: {error}", highlight=False, markup=False)
+            console.print(safe(f"  error: {error}"))
         summary = Table("reason", "items", title="Sprint review: items whose trace is broken")
         for reason, items in group_by_reason(records):
-            summary.add_row(reason, ", ".join(r["key"] for r in items))
+            summary.add_row(safe(reason), safe(", ".join(r["key"] for r in items)))
         console.print()
         console.print(summary)
         check = report.check
@@ -113,8 +115,9 @@ def demo(
         )
         posted = _posted_comment(server)
         if posted is not None:
-            console.print(f"\n[bold]The comment bmmsync posted on {posted[0]}:[/]")
-            console.print(Panel(posted[1], expand=False), markup=False, highlight=False)
+            heading = safe(f"The comment bmmsync posted on {posted[0]}:", "bold")
+            console.print(Text.assemble("\n", heading))
+            console.print(Panel(safe(posted[1], lines=True), expand=False))
         seconds = (datetime.now(UTC) - started).total_seconds()
         cfg = f"--config {config_path}"
         if not keep_running:

@@ -27,6 +27,7 @@ from bmmsync.cli.output import print_json
 from bmmsync.config.settings import parse_duration
 from bmmsync.errors import ConfigError
 from bmmsync.store.audit_repo import list_audit
+from bmmsync.untrusted import safe, visible
 
 
 def plan(
@@ -48,7 +49,9 @@ def plan(
         return
     table = Table("#", "source", "key", "write", "why", box=None)
     for n, write in enumerate(p.writes, 1):
-        table.add_row(str(n), write.source, write.key, write.summary(), write.reason)
+        table.add_row(
+            str(n), safe(write.source), safe(write.key), safe(write.summary()), safe(write.reason)
+        )
     app.console.print(table)
     s = p.stats
     print(
@@ -72,7 +75,7 @@ def apply(
     else:
         print(stats.summary_line())
         for error in stats.errors:
-            print(f"  failed: {error}")
+            print(f"  failed: {visible(error)}")
     raise typer.Exit(1 if stats.failed else 0)
 
 
@@ -105,7 +108,9 @@ def audit(
     table = Table("at", "run", "source", "key", "action", "status", "result", "id", box=None)
     for r in rows:
         cells = [r[c] or "" for c in ("run_id", "source", "key", "action", "status", "result")]
-        table.add_row(f"{r['at']:%Y-%m-%d %H:%M:%S}", *map(str, cells), str(r["response_id"] or ""))
+        table.add_row(
+            f"{r['at']:%Y-%m-%d %H:%M:%S}", *map(safe, cells), safe(r["response_id"] or "")
+        )
     app.console.print(table)
 
 

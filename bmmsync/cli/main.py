@@ -15,7 +15,7 @@ from rich.console import Console
 
 from bmmsync import __version__
 from bmmsync.cli.config_cmd import config_app
-from bmmsync.cli.context import AppContext
+from bmmsync.cli.context import AppContext, LogFormat
 from bmmsync.cli.db import db_app
 from bmmsync.cli.demo_cmd import demo
 from bmmsync.cli.flag_cmds import apply, audit, plan, review
@@ -27,7 +27,6 @@ from bmmsync.cli.service_cmds import run, status
 from bmmsync.cli.sync import sync_command
 from bmmsync.cli.trace_cmds import check, explain
 from bmmsync.errors import BmmsyncError, ConfigError
-from bmmsync.logs import configure_logging
 
 app = typer.Typer(
     name="bmmsync",
@@ -71,15 +70,19 @@ def root(
     config: Path | None = typer.Option(
         None, "--config", "-c", help="Config file (default: $BMMSYNC_CONFIG, ./bmmsync.yaml)."
     ),
-    debug: bool = typer.Option(False, "--debug", help="Show tracebacks and debug logs."),
-    log_format: str = typer.Option("text", "--log-format", help="Log lines as text or json."),
+    debug: bool = typer.Option(
+        False, "--debug", help="Show tracebacks and debug logs (wins over logging.level)."
+    ),
+    log_format: LogFormat | None = typer.Option(
+        None, "--log-format", help="Log lines as text or json (wins over logging.format)."
+    ),
     version: bool = typer.Option(
         False, "--version", callback=_show_version, is_eager=True, help="Print the version."
     ),
 ) -> None:
-    ctx.obj = AppContext(config_path=config, debug=debug)
+    ctx.obj = AppContext(config_path=config, debug=debug, log_format=log_format)
     ctx.call_on_close(ctx.obj.close)
-    configure_logging("debug" if debug else "warning", log_format)
+    ctx.obj.apply_logging()
 
 
 def _report(err: BmmsyncError) -> None:

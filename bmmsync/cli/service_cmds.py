@@ -18,6 +18,8 @@ from bmmsync.service.runner import RunReport, run_once, take_snapshot
 from bmmsync.service.scheduler import Service
 from bmmsync.store.database import Store
 from bmmsync.store.status_repo import read_status
+from bmmsync.untrusted import safe, visible
+from bmmsync.web.server import DashboardServer, WebServerError
 
 log = logging.getLogger("bmmsync.service")
 
@@ -32,8 +34,8 @@ def run(
 
     Only one instance writes at a time (a lease in the store); others skip their run."""
     app = app_context(ctx)
+    app.default_log_level = "INFO"
     config = app.config()
-    logging.getLogger("bmmsync").setLevel(logging.INFO)
     store = app.store()
 
     def one_run(current: Config, stop: threading.Event) -> RunReport:
@@ -46,27 +48,42 @@ def run(
         else:
             print(report.summary_line())
             for error in report.errors:
-                print(f"  error: {error}")
+                print(f"  error: {visible(error)}")
         raise typer.Exit(1 if report.result == "failed" else 0)
     assert app.config_path is not None
-    if not config.web.enabled:
+    server = _dashboard(config)
+    if server is None:
         Service(config, app.config_path, one_run, lambda cfg: take_snapshot(cfg, store)).serve()
         return
-    from bmmsync.cli.serve_cmd import dashboard_server
     from bmmsync.web.app import service_metrics
 
-    with dashboard_server(config) as server:
-        log.info("dashboard on %s/", server.url)
-        metrics = service_metrics(server.app)
+    metrics = service_metrics(server.app)
 
-        def observed_run(current: Config, stop: threading.Event) -> RunReport:
-            report = one_run(current, stop)
-            metrics.observe_run(report.as_dict())
-            return report
+    def observed_run(current: Config, stop: threading.Event) -> RunReport:
+        report = one_run(current, stop)
+        metrics.observe_run(report.as_dict())
+        return report
 
+    with server:
+        log.info("dashboard, health and metrics on %s/", server.url)
         Service(
             config, app.config_path, observed_run, lambda cfg: take_snapshot(cfg, store)
         ).serve()
+
+
+def _dashboard(config: Config) -> DashboardServer | None:
+    """The dashboard on `web.listen`, unless disabled. A port that is taken is logged and the
+    service runs on without it (the health check then reports it): syncing and flagging must
+    not stop because another process holds the port."""
+    if not config.web.enabled:
+        return None
+    from bmmsync.cli.serve_cmd import dashboard_server
+
+    try:
+        return dashboard_server(config)
+    except WebServerError as exc:
+        log.error("dashboard not served: %s", exc)
+        return None
 
 
 def status(
@@ -104,33 +121,35 @@ def status(
     else:
         summary = last["summary"] or {}
         console.print(
-            f"last run {last['id']}: {last['result']} at "
-            f"{last['started_at']:%Y-%m-%d %H:%M:%S} UTC by {last['holder']}",
-            highlight=False,
+            safe(
+                f"last run {last['id']}: {last['result']} at "
+                f"{last['started_at']:%Y-%m-%d %H:%M:%S} UTC by {last['holder']}"
+            )
         )
         for error in summary.get("errors", []):
-            console.print(f"  error: {error}", highlight=False, markup=False)
+            console.print(safe(f"  error: {error}"))
         if next_run is not None:
             console.print(f"next run due {next_run:%Y-%m-%d %H:%M:%S} UTC", highlight=False)
     console.print(
-        f"lease: held by {state.lease.holder} until {state.lease.expires_at:%H:%M:%S} UTC"
-        if state.lease
-        else "lease: free",
-        highlight=False,
+        safe(
+            f"lease: held by {state.lease.holder} until {state.lease.expires_at:%H:%M:%S} UTC"
+            if state.lease
+            else "lease: free"
+        )
     )
     table = Table(
         "source", "kind", "last sync", "result", "flagged", "deferred", "rate limit left", "error"
     )
     for s in state.sources:
         table.add_row(
-            s.name,
-            s.kind,
+            safe(s.name),
+            safe(s.kind),
             f"{s.last_sync_at:%Y-%m-%d %H:%M}" if s.last_sync_at else "never",
-            s.last_result or "-",
+            safe(s.last_result or "-"),
             str(s.flagged),
             str(s.deferred),
             "-" if s.rate_limit_remaining is None else str(s.rate_limit_remaining),
-            s.last_error or "",
+            safe(s.last_error),
         )
     console.print(table)
     raise typer.Exit(1 if failed else 0)

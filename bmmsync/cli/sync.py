@@ -13,6 +13,7 @@ from rich.table import Table
 from bmmsync.cli.context import Format, app_context
 from bmmsync.store.map_repo import sync_model
 from bmmsync.sync import SourceSummary, SyncReport, sync_sources
+from bmmsync.untrusted import safe
 
 
 class RichSyncProgress:
@@ -47,7 +48,7 @@ def _table(report: SyncReport) -> Table:
         result = ("full " if s.full else "") + ("ok" if s.ok else "FAILED")
         left = "-" if s.rate_limit_left is None else str(s.rate_limit_left)
         table.add_row(
-            s.name,
+            safe(s.name),
             result,
             *(str(v) for v in (s.fetched, s.new, s.changed, s.unchanged, s.gone)),
             str(s.requests),
@@ -102,6 +103,13 @@ def sync_command(
         console.print(_table(report))
         for failed in report.sources:
             if failed.error:
-                console.print(f"error: {failed.error}", markup=False, highlight=False)
+                console.print(safe(f"error: {failed.error}"))
+            for project in failed.lost:
+                console.print(
+                    safe(
+                        f"warning: source {failed.name!r}: {project} is no longer reachable; "
+                        "its tickets are kept"
+                    )
+                )
     if not report.ok:
         raise typer.Exit(1)

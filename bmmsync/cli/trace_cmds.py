@@ -22,6 +22,7 @@ from bmmsync.domain import Finding, Severity
 from bmmsync.reporting import explain_stored, map_findings_for
 from bmmsync.trace.explain import ExplainNode, Explanation
 from bmmsync.trace.judge import Verdict
+from bmmsync.untrusted import safe, visible
 
 
 class CheckFormat(StrEnum):
@@ -43,7 +44,7 @@ def as_of_date(today: str | None) -> date:
 
 
 def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return visible(text.replace("\n", " ")).replace("|", "\\|")
 
 
 def _finding_rows(verdicts: list[Verdict]) -> list[dict[str, Any]]:
@@ -124,14 +125,14 @@ def _print_table(
     if summary["by_reason"]:
         by_reason = Table("reason", "severity", "tickets", title="by reason")
         for row in summary["by_reason"]:
-            by_reason.add_row(row["reason"], row["severity"], str(row["tickets"]))
+            by_reason.add_row(safe(row["reason"]), safe(row["severity"]), str(row["tickets"]))
         console.print(by_reason)
     shown = findings if limit <= 0 else findings[:limit]
     if shown:
         table = Table("key", "reason", "severity", "detail", "suggestion", title="findings")
         for row in shown:
             table.add_row(
-                row["key"], row["reason"], row["severity"], row["detail"], row["suggestion"]
+                *(safe(row[c]) for c in ("key", "reason", "severity", "detail", "suggestion"))
             )
         console.print(table)
     if len(shown) < len(findings):
@@ -143,7 +144,7 @@ def _print_map_table(console: Any, on_map: list[dict[str, Any]]) -> None:
         return
     table = Table("reason", "severity", "detail", "suggestion", title="map findings (for admins)")
     for row in on_map:
-        table.add_row(row["reason"], row["severity"], row["detail"], row["suggestion"])
+        table.add_row(*(safe(row[c]) for c in ("reason", "severity", "detail", "suggestion")))
     console.print(table)
 
 
@@ -251,15 +252,15 @@ def _node_text(node: ExplainNode, inherited_from: str | None) -> Text:
     text = Text()
     text.append("✓ " if node.ok else "✗ ", style="green" if node.ok else "bold red")
     kind = node.provenance if node.kind == "ancestor" else _KIND_LABEL.get(node.kind, node.kind)
-    text.append(f"{kind} ")
-    text.append(node.id, style="bold")
+    text.append(f"{visible(kind)} ")
+    text.append(visible(node.id), style="bold")
     if node.title:
-        text.append(f" {node.title}")
+        text.append(f" {visible(node.title)}")
     if node.status:
-        text.append(f" [{node.status}]", style="dim" if node.ok else "red")
+        text.append(f" [{visible(node.status)}]", style="dim" if node.ok else "red")
     if node.kind in ("capability", "unknown-capability") and node.provenance:
         via = f"inherited from {inherited_from}: " if inherited_from else ""
-        text.append(f" ({via}{node.provenance})", style="cyan")
+        text.append(visible(f" ({via}{node.provenance})"), style="cyan")
     return text
 
 
@@ -281,16 +282,16 @@ def _print_explanation(console: Any, found: Explanation) -> None:
     console.print(tree)
     verdict = found.verdict
     if not verdict.in_scope:
-        console.print(f"{found.key} is out of scope ({verdict.scope_reason}): not judged.")
+        console.print(safe(f"{found.key} is out of scope ({verdict.scope_reason}): not judged."))
         return
     if found.traced:
         links = ", ".join(f"{link.capability} ({link.provenance})" for link in verdict.links)
-        console.print(Text(f"traced: {links}", style="green"))
+        console.print(safe(f"traced: {links}", style="green"))
     for finding in found.findings:
         line = Text()
         line.append(f"{finding.severity.value}: ", style="bold red")
         line.append(f"{finding.reason}: ", style="bold")
-        line.append(finding.detail)
+        line.append(visible(finding.detail))
         console.print(line)
         if finding.suggestion:
-            console.print(Text(f"  suggestion: {finding.suggestion}"))
+            console.print(safe(f"  suggestion: {finding.suggestion}"))

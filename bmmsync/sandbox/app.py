@@ -20,7 +20,7 @@ from bmmsync.sandbox.github_api import DOCS, GitHubApi
 from bmmsync.sandbox.jira_api import JiraApi
 from bmmsync.sandbox.limits import Limits
 from bmmsync.sandbox.request_log import LoggedRequest, RequestLog
-from bmmsync.sandbox.state import SandboxState
+from bmmsync.sandbox.state import GITHUB_TOKENS, SandboxState
 from bmmsync.sandbox.web import dumps
 
 log = logging.getLogger(__name__)
@@ -57,6 +57,33 @@ async def _send_json(
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+REFUSALS = ("403", "404", "410")
+_GITHUB_REFUSALS = {
+    404: "Not Found",
+    410: "This issue was deleted",
+}
+_JIRA_REFUSALS = {
+    403: "You do not have permission to edit issues in this project.",
+    404: "Issue does not exist or you do not have permission to see it.",
+    410: "The issue no longer exists.",
+}
+
+
+def _refusal(scope: Scope, status: int) -> bytes:
+    """A refusal in the body the tracker sends: GitHub names what the token is (an App's
+    installation token or a personal token); Jira lists error messages."""
+    path = scope["path"]
+    if path.startswith("/jira"):
+        return dumps({"errorMessages": [_JIRA_REFUSALS[status]], "errors": {}})
+    message = _GITHUB_REFUSALS.get(status)
+    if message is None:
+        headers = dict(scope.get("headers") or [])
+        token = headers.get(b"authorization", b"").decode("latin-1").partition(" ")[2].strip()
+        who = "personal access token" if token in GITHUB_TOKENS else "integration"
+        message = f"Resource not accessible by {who}"
+    return _error_body(path, status, message)
 
 
 def _not_found(prefix: str) -> Any:
@@ -108,7 +135,9 @@ class SandboxApp:
             await self.router(scope, receive, send)
             return
         path, method = scope["path"], scope["method"]
-        fault = None if path.startswith("/_sandbox") else self.sandbox.faults.take(method, path)
+        tracked = not path.startswith("/_sandbox")  # the log shows tracker traffic only
+        generation = self.sandbox.log.begin() if tracked else 0
+        fault = self.sandbox.faults.take(method, path) if tracked else None
         status = 0
 
         async def logged_send(message: Message) -> None:
@@ -127,23 +156,26 @@ class SandboxApp:
             if status == 0:
                 status = 500
                 await _send_json(send, 500, _error_body(path, 500, "Internal sandbox error"))
-        if path.startswith("/_sandbox"):
-            return  # the log shows tracker traffic, not the tests' own control calls
-        self.sandbox.log.add(
-            LoggedRequest(
-                method=method,
-                path=path,
-                query=scope.get("query_string", b"").decode("latin-1"),
-                status=status,
-                user=scope.get("sandbox.user"),
-                route=scope.get("sandbox.route"),
-                fault=fault,
-            )
-        )
+        finally:
+            if tracked:
+                self.sandbox.log.add(
+                    LoggedRequest(
+                        method=method,
+                        path=path,
+                        query=scope.get("query_string", b"").decode("latin-1"),
+                        status=status,
+                        user=scope.get("sandbox.user"),
+                        route=scope.get("sandbox.route"),
+                        fault=fault,
+                    ),
+                    generation,
+                )
 
     async def _fault(self, fault: str, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope["path"]
-        if fault.isdigit():
+        if fault in REFUSALS:
+            await _send_json(send, int(fault), _refusal(scope, int(fault)))
+        elif fault.isdigit():
             status = int(fault)
             headers = [(b"retry-after", b"1")] if status in (429, 503) else []
             message = {

@@ -20,6 +20,8 @@ class SandboxConfig:
     jira_rate_limit: float | None = None  # requests per second per user, then 429
     jira_retry_after: int = 1
     timeout_seconds: float = 30.0  # how long a "timeout" fault holds the request
+    # Repositories ("owner/name") the GitHub App installation may reach; None: all of them.
+    github_app_repositories: list[str] | None = None
 
     def update(self, changes: dict[str, Any]) -> None:
         """Apply `changes`; raise ValueError on an unknown key or a bad time zone."""
@@ -32,6 +34,11 @@ class SandboxConfig:
                 ZoneInfo(changes["jira_time_zone"])
             except (ZoneInfoNotFoundError, ValueError) as exc:
                 raise ValueError(f"unknown time zone {changes['jira_time_zone']!r}") from exc
+        repos = changes.get("github_app_repositories")
+        if repos is not None and (
+            not isinstance(repos, list) or not all(isinstance(r, str) for r in repos)
+        ):
+            raise ValueError("github_app_repositories must be a list of owner/name or null")
         for key, value in changes.items():
             setattr(self, key, value)
 

@@ -11,6 +11,7 @@ State
   `GET /_sandbox/clock`.
 
 Acting as a human (each change moves `updated` and records the actor)
+- `POST /_sandbox/github/repos` `{"owner", "name"}` -> 201 `{"key": "owner/name", "id"}`.
 - `POST /_sandbox/github/issues` `{"repo", "title", "actor"?, "body"?, "labels"?, "type"?,
   "parent"?: "owner/repo#N", "pull_request"?: bool, "state"?}` -> 201 issue summary.
 - `PATCH /_sandbox/github/issues/{owner}/{repo}/{number}` `{"actor"?, "title"?, "body"?,
@@ -26,14 +27,17 @@ Acting as a human (each change moves `updated` and records the actor)
 
 Faults, config, request log
 - `POST /_sandbox/faults` `{"route": regex-or-prefix, "method"?, "status": 500|502|503|429|
-  "timeout"|"malformed"|"truncated", "count"?: N}`; `GET` lists them; `DELETE` clears them.
+  403|404|410|"timeout"|"malformed"|"truncated", "count"?: N}`; `GET` lists them; `DELETE`
+  clears them. 403/404/410 answer in the tracker's own error body (refusals, not retried).
 - `POST /_sandbox/config` with any of `SandboxConfig`'s keys (`github_rate_limit`,
   `github_rate_limit_status`, `github_secondary_limit`, `github_secondary_retry_after`,
   `jira_search_lag`, `jira_time_zone`, `jira_rate_limit`, `jira_retry_after`,
-  `timeout_seconds`); `GET` returns the config.
+  `timeout_seconds`, `github_app_repositories`: the repos the App installation reaches, or
+  null for all); `GET` returns the config.
 - `GET /_sandbox/requests[?requests=false]`: `{"total", "counts": {"GET /github/repos/...":
-  n}, "not_modified", "requests": [{method, path, query, status, user, route, fault}]}`;
-  `DELETE /_sandbox/requests` clears it.
+  n}, "not_modified", "in_flight", "requests": [{method, path, query, status, user, route,
+  fault}]}` (`route` is null for a faulted or unrouted request); `DELETE /_sandbox/requests`
+  clears it, and requests still in flight (held by a timeout fault) are then never logged.
 Errors answer 400/404 with `{"error": "..."}`.
 """
 
@@ -116,6 +120,7 @@ class ControlApi:
             r("/state", "GET", self.get_state),
             r("/clock", "GET", self.get_clock),
             r("/clock", "POST", self.set_clock),
+            r("/github/repos", "POST", self.gh_create_repo),
             r("/github/issues", "POST", self.gh_create),
             r("/github/issues/{owner}/{repo}/{number:int}", "PATCH", self.gh_change),
             r("/github/comments", "POST", self.gh_comment),
@@ -244,6 +249,13 @@ class ControlApi:
         return self.get_clock(request, body)
 
     # ----- GitHub as a human -----------------------------------------------------------------
+    def gh_create_repo(self, request: Request, body: dict[str, Any]) -> dict[str, Any]:
+        owner, name = str(body["owner"]), str(body["name"])
+        if f"{owner}/{name}".lower() in self.state.data.repos:
+            raise bad(f"repository {owner}/{name} exists")
+        repo = self.state.add_repo(owner, name)
+        return {"key": repo.full_name, "id": repo.id}
+
     def gh_create(self, request: Request, body: dict[str, Any]) -> dict[str, Any]:
         issue = self.state.gh_create_issue(
             body["repo"],

@@ -1,4 +1,8 @@
-"""Injected faults: the next N requests whose path matches a rule fail in a chosen way."""
+"""Injected faults: the next N requests whose path matches a rule fail in a chosen way.
+
+403, 404 and 410 are refusals as the trackers send them (a write the token may not make, a
+ticket gone, a GitHub issue deleted): they are answered in each tracker's own error body and
+never retried by a client, unlike the 5xx, 429 and timeout faults."""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import re
 import threading
 from dataclasses import asdict, dataclass
 
-KINDS = ("500", "502", "503", "429", "timeout", "malformed", "truncated")
+KINDS = ("500", "502", "503", "429", "403", "404", "410", "timeout", "malformed", "truncated")
 
 
 @dataclass(slots=True)

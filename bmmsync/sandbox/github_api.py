@@ -119,7 +119,9 @@ class GitHubApi:
             r("/users/{login}", GET=self.get_named_user),
             r("/rate_limit", GET=self.get_rate_limit),
             r("/orgs/{org}", GET=self.get_org),
+            r("/installation/repositories", GET=self.list_installation_repos),
             r("/orgs/{org}/issues", GET=self.list_org_issues),
+            r("/orgs/{org}/repos", GET=self.list_org_repos),
             r("/orgs/{org}/issue-types", GET=self.list_issue_types),
             r("/repos/{owner}/{repo}", GET=self.get_repo),
             r("/repos/{owner}/{repo}/issues", GET=self.list_repo_issues, POST=self.create_issue),
@@ -264,7 +266,17 @@ class GitHubApi:
         return f"app:{GITHUB_APP_ID}"
 
     def _repo(self, call: Call) -> GhRepo:
-        return self.state.repo(f"{call.path['owner']}/{call.path['repo']}")
+        repo = self.state.repo(f"{call.path['owner']}/{call.path['repo']}")
+        if not self._reaches(call.user, repo):
+            raise NotFound(repo.full_name)  # GitHub hides what an installation cannot see
+        return repo
+
+    def _reaches(self, user: str, repo: GhRepo) -> bool:
+        """Whether `user` may see `repo`: an App installation only sees the repos granted."""
+        granted = self.state.config.github_app_repositories
+        if user != GITHUB_APP_BOT or granted is None:
+            return True
+        return repo.full_name.lower() in {name.lower() for name in granted}
 
     def _issue(self, call: Call) -> GhIssue:
         issue = self._repo(call).issues.get(call.path["number"])
@@ -290,10 +302,64 @@ class GitHubApi:
                 "token": token,
                 "expires_at": iso_z(expires),
                 "permissions": {"issues": "write", "metadata": "read"},
-                "repository_selection": "all",
+                "repository_selection": self._selection(),
             },
             201,
         )
+
+    def _selection(self) -> str:
+        return "all" if self.state.config.github_app_repositories is None else "selected"
+
+    def list_installation_repos(self, call: Call) -> Reply:
+        """The repositories the installation reaches; only an installation token may ask."""
+        if call.user != GITHUB_APP_BOT:
+            raise ApiError(
+                403,
+                {
+                    "message": "You must authenticate with an installation access token in "
+                    "order to list repositories for an installation.",
+                    "documentation_url": DOCS + "/apps/installations"
+                    "#list-repositories-accessible-to-the-app-installation",
+                    "status": "403",
+                },
+            )
+        repos = sorted(
+            (r for r in self.state.data.repos.values() if self._reaches(call.user, r)),
+            key=lambda r: r.full_name.lower(),
+        )
+        per_page, page = page_window(call)
+        last = max(1, -(-len(repos) // per_page))
+        chunk = repos[(page - 1) * per_page : page * per_page]
+        link = link_header(call.url, page, last)
+        body = {
+            "total_count": len(repos),
+            "repositories": [gj.repo_json(self.state, call.base, r) for r in chunk],
+            "repository_selection": self._selection(),
+        }
+        return ok(body, headers={"link": link} if link else {})
+
+    def list_org_repos(self, call: Call) -> Reply:
+        """An org's repositories in GitHub's default order (created, newest last for `asc`)."""
+        org = call.path["org"]
+        if org not in self.state.data.orgs:
+            raise NotFound(org)
+        kind = call.query.get("type", "all")
+        if kind not in ("all", "public", "private", "forks", "sources", "member"):
+            raise validation("Repository", "type", "invalid")
+        sort = call.query.get("sort", "created")
+        if sort not in ("created", "updated", "pushed", "full_name"):
+            raise validation("Repository", "sort", "invalid")
+        direction = call.query.get("direction", "asc" if sort == "full_name" else "desc")
+        repos = [
+            r
+            for r in self.state.data.repos.values()
+            if r.owner == org and self._reaches(call.user, r) and kind != "private"
+        ]
+        if sort == "full_name":
+            repos.sort(key=lambda r: r.full_name.lower(), reverse=direction == "desc")
+        else:
+            repos.sort(key=lambda r: (r.created, r.id), reverse=direction == "desc")
+        return paged(call, repos, lambda r: dumps(gj.repo_json(self.state, call.base, r)))
 
     # ----- users, orgs, repos ----------------------------------------------------------
     def get_user(self, call: Call) -> Reply:
@@ -345,6 +411,17 @@ class GitHubApi:
         return paged(call, issues, self._render(call))
 
     def list_org_issues(self, call: Call) -> Reply:
+        """Closed to GitHub Apps (`enabledForGitHubApps: false`), with GitHub's own 403."""
+        if call.user == GITHUB_APP_BOT:
+            raise ApiError(
+                403,
+                {
+                    "message": "Resource not accessible by integration",
+                    "documentation_url": DOCS + "/issues/issues"
+                    "#list-organization-issues-assigned-to-the-authenticated-user",
+                    "status": "403",
+                },
+            )
         org = call.path["org"]
         if org not in self.state.data.orgs:
             raise NotFound(org)

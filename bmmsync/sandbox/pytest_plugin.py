@@ -79,6 +79,9 @@ class SandboxControl:
     def clear_requests(self) -> Any:
         return self._call("DELETE", "/requests")
 
+    def github_create_repo(self, owner: str, name: str) -> Any:
+        return self._call("POST", "/github/repos", {"owner": owner, "name": name})
+
     def github_create(self, **fields: Any) -> Any:
         return self._call("POST", "/github/issues", fields)
 

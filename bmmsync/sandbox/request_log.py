@@ -20,7 +20,11 @@ class LoggedRequest:
 
 
 class RequestLog:
-    """Bounded list of requests (the newest `keep`) plus exact counters over all of them."""
+    """Bounded list of requests (the newest `keep`) plus exact counters over all of them.
+
+    Clearing starts a new generation: a request that began before the clear (one a timeout
+    fault still holds) is dropped when it ends, so it never lands in the next test's log.
+    """
 
     def __init__(self, keep: int = 100_000) -> None:
         self.keep = keep
@@ -28,10 +32,23 @@ class RequestLog:
         self._counts: Counter[str] = Counter()
         self._not_modified = 0
         self._total = 0
+        self._generation = 0
+        self._in_flight = 0
         self._lock = threading.Lock()
 
-    def add(self, entry: LoggedRequest) -> None:
+    def begin(self) -> int:
+        """A request starts: count it in flight; its generation goes back to `add`."""
         with self._lock:
+            self._in_flight += 1
+            return self._generation
+
+    def add(self, entry: LoggedRequest, generation: int | None = None) -> None:
+        """A request ended (`generation` from `begin`); dropped if the log was cleared since."""
+        with self._lock:
+            if generation is not None:
+                self._in_flight -= 1
+                if generation != self._generation:
+                    return
             self._total += 1
             self._counts[f"{entry.method} {entry.route or entry.path}"] += 1
             if entry.status == 304:
@@ -42,6 +59,7 @@ class RequestLog:
 
     def clear(self) -> None:
         with self._lock:
+            self._generation += 1
             self._entries.clear()
             self._counts.clear()
             self._not_modified = 0
@@ -53,6 +71,7 @@ class RequestLog:
                 "total": self._total,
                 "counts": dict(self._counts),
                 "not_modified": self._not_modified,
+                "in_flight": self._in_flight,
             }
             if include_requests:
                 out["requests"] = [asdict(e) for e in self._entries[-self.keep :]]

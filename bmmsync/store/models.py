@@ -161,6 +161,7 @@ class TicketRow(Base):
     created: Mapped[datetime | None] = mapped_column(Stamp())
     updated: Mapped[datetime | None] = mapped_column(Stamp())
     is_pull_request: Mapped[bool] = mapped_column(Boolean, default=False)
+    closed_at: Mapped[datetime | None] = mapped_column(Stamp())
     synced_at: Mapped[datetime] = mapped_column(Stamp())
     # Set by a full reconciliation when the tracker no longer shows the ticket in scope.
     gone_at: Mapped[datetime | None] = mapped_column(Stamp())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from dataclasses import fields as dataclass_fields
 from datetime import UTC, datetime
@@ -31,24 +31,37 @@ class UpsertCounts:
         return self
 
 
+def storable(value: Any) -> Any:
+    """PostgreSQL text cannot hold NUL, so a NUL in tracker text would fail its whole page:
+    it is stored as U+FFFD (the replacement character) on both databases."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, list | tuple):
+        return [storable(v) for v in value]
+    if isinstance(value, dict):
+        return {storable(k): storable(v) for k, v in value.items()}
+    return value
+
+
 def ticket_row(ticket: Ticket, synced_at: datetime) -> dict[str, Any]:
     return {
         "source": ticket.source,
-        "key": ticket.key,
-        "url": ticket.url,
-        "title": ticket.title,
-        "type": ticket.type,
-        "state": ticket.state,
+        "key": storable(ticket.key),
+        "url": storable(ticket.url),
+        "title": storable(ticket.title),
+        "type": storable(ticket.type),
+        "state": storable(ticket.state),
         "closed": ticket.closed,
-        "labels": list(ticket.labels),
-        "fields": ticket.fields,
-        "parent_key": ticket.parent_key,
-        "assignee": ticket.assignee,
-        "project": ticket.project,
+        "labels": storable(list(ticket.labels)),
+        "fields": storable(ticket.fields),
+        "parent_key": storable(ticket.parent_key),
+        "assignee": storable(ticket.assignee),
+        "project": storable(ticket.project),
         "story_points": ticket.story_points,
         "created": ticket.created,
         "updated": ticket.updated,
         "is_pull_request": ticket.is_pull_request,
+        "closed_at": ticket.closed_at,
         "synced_at": synced_at,
         "gone_at": None,
     }
@@ -68,6 +81,7 @@ _COMPARED = (
     "updated",
     "url",
     "gone_at",
+    "closed_at",
 )
 
 
@@ -75,7 +89,8 @@ def upsert_tickets(session: Session, tickets: Sequence[Ticket], now: datetime) -
     """Store `tickets` (one batch, e.g. one page). One SELECT and one upsert per 1,000 rows."""
     counts = UpsertCounts()
     for start in range(0, len(tickets), BATCH_ROWS):
-        batch = {(t.source, t.key): ticket_row(t, now) for t in tickets[start : start + BATCH_ROWS]}
+        rows = [ticket_row(t, now) for t in tickets[start : start + BATCH_ROWS]]
+        batch = {(row["source"], row["key"]): row for row in rows}
         cols = [getattr(TicketRow, c) for c in _COMPARED]
         existing = {
             (r.source, r.key): r
@@ -115,6 +130,7 @@ def to_ticket(row: TicketRow) -> Ticket:
         updated=row.updated,
         closed=row.closed,
         is_pull_request=row.is_pull_request,
+        closed_at=row.closed_at,
     )
 
 
@@ -138,9 +154,10 @@ _READ_COLUMNS = (
     "updated",
     "closed",
     "is_pull_request",
+    "closed_at",
 )
 _TEXT_READ = frozenset({"labels", "fields"})
-_STAMPS = frozenset({"created", "updated"})
+_STAMPS = frozenset({"created", "updated", "closed_at"})
 _STREAM_ROWS = 20_000
 
 
@@ -242,6 +259,7 @@ class _TicketReader:
             updated,
             closed,
             is_pull_request,
+            closed_at,
         ) in rows:
             yield new_ticket(
                 intern(source),
@@ -260,6 +278,7 @@ class _TicketReader:
                 stamp(updated),
                 bool(closed),
                 bool(is_pull_request),
+                stamp(closed_at),
             )
 
 
@@ -344,12 +363,14 @@ def mark_gone(session: Session, source: str, keys: Iterable[str], now: datetime)
     return total
 
 
-def stored_keys(session: Session, source: str) -> set[str]:
-    return set(
-        session.scalars(
-            select(TicketRow.key).where(TicketRow.source == source, TicketRow.gone_at.is_(None))
-        )
-    )
+def stored_keys(session: Session, source: str, projects: Collection[str] | None = None) -> set[str]:
+    """Keys not marked gone; only those of `projects` when given."""
+    query = select(TicketRow.key).where(TicketRow.source == source, TicketRow.gone_at.is_(None))
+    if projects is not None:
+        if not projects:
+            return set()
+        query = query.where(TicketRow.project.in_(list(projects)))
+    return set(session.scalars(query))
 
 
 @dataclass(frozen=True)
@@ -361,6 +382,12 @@ class Cursor:
 def get_cursor(session: Session, source: str, stream: str) -> Cursor:
     row = session.get(SyncCursorRow, (source, stream))
     return Cursor(row.value, row.etag) if row else Cursor(None, None)
+
+
+def cursors(session: Session, source: str) -> dict[str, Cursor]:
+    """Every stream's cursor of one source (a listing judges what it lists against them)."""
+    rows = session.scalars(select(SyncCursorRow).where(SyncCursorRow.source == source))
+    return {row.stream: Cursor(row.value, row.etag) for row in rows}
 
 
 def save_cursor(session: Session, source: str, stream: str, cursor: Cursor, now: datetime) -> None:

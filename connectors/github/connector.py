@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -21,14 +21,17 @@ from github import Auth, Github
 from bmmsync.domain import Ticket
 from bmmsync.errors import SourceError
 from connectors.base import (
+    LOST,
     CommentBody,
     CommentFormat,
     CommentRef,
     CommentTooLong,
     ConnectorOptions,
     Cursor,
+    Listing,
     Page,
     Stats,
+    StreamLost,
     WriteThrottle,
     marker_tag,
 )
@@ -157,18 +160,72 @@ class GitHubConnector:
     # ------------------------------------------------------------------ read path
 
     def streams(self) -> list[str]:
-        """One listing per org; repos of a configured org are covered by its listing."""
+        """One listing per org (`org:acme`, naming `org:acme/web`...) and one stream per
+        other repo; repos of a configured org are covered by its listing."""
         orgs = {org.lower() for org in self.source.orgs}
         repos = [r for r in self.source.repos if r.split("/")[0].lower() not in orgs]
         return [f"org:{org}" for org in self.source.orgs] + [f"repo:{repo}" for repo in repos]
 
+    def listing(self, stream: str, cursor: Cursor, known: Mapping[str, Cursor]) -> Listing | None:
+        """An org's repositories, one stream each (`org:acme/web`).
+
+        `/orgs/{org}/issues` is closed to Apps and lists only the user's own issues for a
+        token, so the repositories are listed instead: `/installation/repositories` for an
+        App, `/orgs/{org}/repos` for a token. The listing is conditional when it fits in one
+        page; a repository known before and missing now is reported lost, its tickets kept.
+        """
+        kind, _, org = stream.partition(":")
+        if kind != "org" or "/" in org:
+            return None
+        app = self.source.token is None
+        if app:
+            url, params = "/installation/repositories", {"per_page": "100"}
+            what = f"listing the repositories of org {org} the App installation reaches"
+        else:
+            url, params = f"/orgs/{org}/repos", {"type": "all", "per_page": "100"}
+            what = f"listing the repositories of org {org}"
+        prefix = f"org:{org.lower()}/"
+        mine = {s: c for s, c in known.items() if s.lower().startswith(prefix)}
+        etag = _decode_etag(cursor.etag, "repos")
+
+        def fetch(page_url: str | None) -> tuple[Response, str | None]:
+            headers = {"If-None-Match": etag} if etag and page_url is None else None
+            answer = self._request("GET", page_url or url, what, params=params, headers=headers)
+            assert answer is not None
+            return answer, next_link(answer[0])
+
+        names: list[str] = []
+        pages = 0
+        first_etag = None
+        for headers, data in follow_pages(fetch, source=self.name, what=what):
+            if data is None and etag:
+                self.stats.not_modified += 1
+                poll = tuple(sorted(s for s, c in mine.items() if c != LOST))
+                lost = {s: s.partition(":")[2] for s, c in mine.items() if c == LOST}
+                return Listing(poll, lost, cursor, not_modified=True)
+            pages += 1
+            first_etag = first_etag or headers.get("etag")
+            repos = data.get("repositories") if app and isinstance(data, dict) else data
+            if not isinstance(repos, list):
+                raise SourceError(self.name, f"{what}: malformed page (expected a list)")
+            for repo in repos:
+                try:
+                    full_name = str(repo["full_name"])
+                except (KeyError, TypeError):
+                    raise SourceError(self.name, f"{what}: malformed repository") from None
+                if full_name.lower().startswith(f"{org.lower()}/"):
+                    names.append(f"org:{full_name}")
+        listed = {n.lower() for n in names}
+        lost = {s: s.partition(":")[2] for s in mine if s.lower() not in listed}
+        # Only a one-page answer is cached: a 304 on page 1 says nothing about page 2.
+        stored = _encode_etag("repos", first_etag) if pages == 1 else None
+        return Listing(tuple(sorted(names)), lost, Cursor(None, stored))
+
     def read(self, stream: str, cursor: Cursor, *, full: bool = False) -> Iterator[Page]:
         kind, _, target = stream.partition(":")
-        if kind == "org":
-            url, params = f"/orgs/{target}/issues", {"filter": "all"}
-            what = f"listing issues of org {target}"
-        elif kind == "repo":
-            url, params = f"/repos/{target}/issues", {}
+        listed = kind == "org" and "/" in target  # a repository named by an org's listing
+        if kind == "repo" or listed:
+            url, params = f"/repos/{target}/issues", dict[str, str]()
             what = f"listing issues of repo {target}"
         else:
             raise ValueError(f"unknown GitHub stream {stream!r}")
@@ -188,8 +245,18 @@ class GitHubConnector:
         def fetch(page_url: str | None) -> tuple[Response, str | None]:
             if page_url is None:
                 headers = {"If-None-Match": etag} if etag else None
-                answer = self._request("GET", url, what, params=params, headers=headers)
-                assert answer is not None
+                answer = self._request(
+                    "GET",
+                    url,
+                    what,
+                    params=params,
+                    headers=headers,
+                    tolerate=(404, 410) if listed else (),
+                )
+                if answer is None:
+                    raise StreamLost(
+                        self.name, f"{what}: no longer reachable (404)", project=target
+                    )
                 first_etag.append(answer[0].get("etag"))
             else:
                 answer = self._request("GET", page_url, what)

@@ -59,4 +59,5 @@ def to_ticket(source: str, issue: dict[str, Any]) -> Ticket:
         updated=parse_time(issue.get("updated_at")),
         closed=state == "closed",
         is_pull_request="pull_request" in issue,
+        closed_at=parse_time(issue.get("closed_at")) if state == "closed" else None,
     )

@@ -63,6 +63,7 @@ class FieldIds:
             "assignee",
             "created",
             "updated",
+            "resolutiondate",
         ]
         extra = [f for f in (self.capability, self.story_points, self.epic_link) if f]
         return base + [f for f in extra if f not in base]
@@ -121,6 +122,7 @@ def to_ticket(
         created=parse_time(fields.get("created")),
         updated=parse_time(fields.get("updated")),
         closed=category == "done",
+        closed_at=parse_time(fields.get("resolutiondate")) if category == "done" else None,
     )
 
 

@@ -7,7 +7,6 @@ from typing import Any
 import pytest
 
 from bmmsync.bot.flagging import MARKER, execute, prepare
-from bmmsync.errors import SourceError
 from bmmsync.sandbox.pytest_plugin import SandboxControl
 from bmmsync.sandbox.server import SandboxServer
 from bmmsync.store.audit_repo import list_audit
@@ -185,23 +184,17 @@ def test_crash_after_comment_posted_rerun_leaves_one_comment(
     )
 
 
-class Refuses:
-    """A connector wrapper: the tracker refuses (403) every write on one ticket."""
-
-    def __init__(self, inner: Any, key: str) -> None:
-        self.inner, self.key = inner, key
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self.inner, name)
-        if name in ("add_label", "create_comment"):
-
-            def refused(key: str, *args: Any, **kwargs: Any) -> Any:
-                if key == self.key:
-                    raise SourceError(self.inner.name, "403 Forbidden: resource not accessible")
-                return attr(key, *args, **kwargs)
-
-            return refused
-        return attr
+def refuse_writes(control: SandboxControl, key: str, status: int) -> None:
+    """The tracker refuses every write on `key` with `status`, in its own error body."""
+    if "#" in key:
+        repo, _, number = key.partition("#")
+        route = rf"^/github/repos/{repo}/issues/{number}(/|$)"
+        methods = ("POST", "PATCH", "PUT", "DELETE")
+    else:
+        route = rf"^/jira/rest/api/\d/issue/{key}(/|$)"
+        methods = ("POST", "PUT", "DELETE")
+    for method in methods:
+        control.fault(route, status, count=100, method=method)
 
 
 def test_refused_and_deleted_tickets_are_audited_and_the_rest_goes_on(
@@ -210,21 +203,42 @@ def test_refused_and_deleted_tickets_are_audited_and_the_rest_goes_on(
     config = bot_config(sandbox, max_writes_per_run=1000)
     sync(config, store)
     keys = [s.key for s in plan(config, store).seen if s.broken]
-    refused = next(k for k in keys if "#" in k)
-    deleted = next(k for k in keys if "-" in k)
-    prepared = prepare(config, store, factory=lambda s, o: Refuses(connector_for(s, o), refused))
+    refused, gone = [k for k in keys if "#" in k][:2]  # GitHub: 403, and 410 (deleted issue)
+    jira_refused, deleted = [k for k in keys if "-" in k][:2]  # Jira: 403, and really deleted
+    prepared = prepare(config, store)
+    refuse_writes(sandbox_control, refused, 403)
+    refuse_writes(sandbox_control, gone, 410)
+    refuse_writes(sandbox_control, jira_refused, 403)
     sandbox_control.jira_delete(deleted)
 
     stats = execute(prepared, store, label="trace-broken")
 
-    assert stats.failed == 4  # label + comment on each of the two
-    assert stats.done == len(prepared.plan.writes) - 4
-    assert any(refused in e and "403" in e for e in stats.errors)
+    failing = {refused, gone, jira_refused, deleted}
+    assert stats.failed == 2 * len(failing)  # label + comment on each
+    assert stats.done == len(prepared.plan.writes) - 2 * len(failing)
+    for key, status in ((refused, 403), (gone, 410), (jira_refused, 403), (deleted, 404)):
+        assert any(key in e and str(status) in e for e in stats.errors), (key, stats.errors)
+    assert any("Resource not accessible by personal access token" in e for e in stats.errors)
+    assert any("You do not have permission to edit issues" in e for e in stats.errors)
     with store.session() as session:
-        assert {r.status for r in list_audit(session, key=refused)} == {"failed"}
-        assert {r.status for r in list_audit(session, key=deleted)} == {"failed"}
+        for key in failing:
+            assert {r.status for r in list_audit(session, key=key)} == {"failed"}, key
+    # nothing was written on the refused tickets; every other broken ticket is flagged
+    for key in (refused, gone):
+        assert "trace-broken" not in gh_issue(sandbox, key).labels
+        assert gh_comments(sandbox, key) == []
+    assert "trace-broken" not in sandbox.state.data.jira_issues[jira_refused].labels
+    for key in set(keys) - failing:
+        if "#" in key:
+            assert "trace-broken" in gh_issue(sandbox, key).labels, key
+            assert len(gh_comments(sandbox, key)) == 1, key
+        else:
+            assert "trace-broken" in sandbox.state.data.jira_issues[key].labels, key
 
+    sandbox.sandbox.faults.clear()  # the permissions are fixed
     sync(config, store, full=True)  # a full sync marks the deleted ticket gone
     retry = apply(config, store)
     assert retry.failed == 0 and set(retry.by_action) == {"add-label", "create-comment"}
-    assert len(gh_comments(sandbox, refused)) == 1
+    for key in (refused, gone):
+        assert len(gh_comments(sandbox, key)) == 1, key
+    assert "trace-broken" in sandbox.state.data.jira_issues[jira_refused].labels

@@ -16,9 +16,14 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def run_cli(
-    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 120
+    *args: str,
+    cwd: Path | None = None,
+    env: dict[str, str | None] | None = None,
+    timeout: float = 120,
 ) -> subprocess.CompletedProcess[str]:
-    full_env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200", **(env or {})}
+    """`env` adds to the environment; a None value removes that variable."""
+    merged = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200", **(env or {})}
+    full_env = {k: v for k, v in merged.items() if v is not None}
     full_env.pop("BMMSYNC_CONFIG", None) if env is None or "BMMSYNC_CONFIG" not in env else None
     return subprocess.run(
         [BMMSYNC, *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout

@@ -5,51 +5,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-
-from bmmsync.config.settings import Config
 from bmmsync.sandbox.pytest_plugin import SandboxControl
 from bmmsync.sandbox.server import SandboxServer
-from bmmsync.sandbox.state import GITHUB_APP_BOT, GITHUB_APP_ID, GITHUB_APP_INSTALLATION
+from bmmsync.sandbox.state import GITHUB_APP_BOT
 from bmmsync.store.database import Store
 from bmmsync.store.ticket_repo import iter_tickets
 from bmmsync.sync import connector_options, sync_sources
 from connectors.registry import connector_for
-
-
-def _app_config(server: SandboxServer, tmp_path: Path, app_id: int = GITHUB_APP_ID) -> Config:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = tmp_path / "app.pem"
-    pem.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return Config.model_validate(
-        {
-            "sources": [
-                {
-                    "name": "web",
-                    "kind": "github",
-                    "base_url": server.github_url,
-                    "app_id": app_id,
-                    "private_key_file": str(pem),
-                    "installation_id": GITHUB_APP_INSTALLATION,
-                    "orgs": ["acme"],
-                }
-            ],
-            "flagging": {"write_interval": 0},
-        }
-    )
+from tests.connectors.helpers import app_config
 
 
 def test_sync_and_write_as_a_github_app(
     sandbox: SandboxServer, sandbox_control: SandboxControl, store: Store, tmp_path: Path
 ) -> None:
-    config = _app_config(sandbox, tmp_path)
+    config = app_config(sandbox, tmp_path)
     report = sync_sources(config, store, sleep=lambda _: None, timeout=5.0)
     assert report.ok, report.as_dict()
     with store.session() as s:
@@ -59,8 +28,15 @@ def test_sync_and_write_as_a_github_app(
     log = sandbox_control.requests()["requests"]
     token_calls = [r for r in log if r["path"].endswith("/access_tokens")]
     assert [(r["method"], r["status"]) for r in token_calls] == [("POST", 201)]
-    listings = [r for r in log if r["path"] == "/github/orgs/acme/issues"]
-    assert listings and {r["user"] for r in listings} == {GITHUB_APP_BOT}
+    listings = [r for r in log if r["path"] == "/github/installation/repositories"]
+    polls = [r for r in log if r["route"] == "/github/repos/{owner}/{repo}/issues"]
+    assert [r["status"] for r in listings] == [200]
+    assert sorted(r["path"] for r in polls) == [
+        "/github/repos/acme/mobile/issues",
+        "/github/repos/acme/web/issues",
+    ]
+    assert {r["user"] for r in listings + polls} == {GITHUB_APP_BOT}
+    assert not [r for r in log if r["path"] == "/github/orgs/acme/issues"]
 
     conn = connector_for(config.sources[0], connector_options(config))
     ref = conn.create_comment("acme/web#9", "hello from the app", "app-test")
@@ -72,7 +48,7 @@ def test_sync_and_write_as_a_github_app(
 def test_an_unknown_app_is_refused_and_named(
     sandbox: SandboxServer, store: Store, tmp_path: Path
 ) -> None:
-    config = _app_config(sandbox, tmp_path, app_id=999)
+    config = app_config(sandbox, tmp_path, app_id=999)
     report = sync_sources(config, store, sleep=lambda _: None, timeout=5.0)
     [summary] = report.sources
     assert not summary.ok

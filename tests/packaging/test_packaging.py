@@ -41,7 +41,9 @@ def _instructions() -> list[tuple[str, str]]:
 def test_dockerfile_parses_and_copies_existing_files() -> None:
     rows = _instructions()
     known = {"FROM", "WORKDIR", "COPY", "RUN", "USER", "VOLUME", "ENV", "ENTRYPOINT", "CMD"}
-    assert {word for word, _ in rows} <= known
+    assert {word for word, _ in rows} <= known | {"HEALTHCHECK"}
+    health = [rest for word, rest in rows if word == "HEALTHCHECK"]
+    assert len(health) == 1 and "127.0.0.1:8080/livez" in health[0]
     froms = [rest for word, rest in rows if word == "FROM"]
     assert len(froms) >= 2, "multi-stage build"
     for image in froms:

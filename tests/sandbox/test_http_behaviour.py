@@ -144,7 +144,26 @@ def test_malformed_truncated_and_timeout_faults(
     sandbox_control.fault("/github/user", "timeout")
     with pytest.raises(httpx.ReadTimeout):
         http.get("/github/user", headers=BOT, timeout=0.3)
-    time.sleep(0.8)  # let the held request finish so it does not land in the next test's log
+
+
+def test_a_request_held_across_a_log_clear_never_reaches_the_new_log(
+    http: httpx.Client, sandbox_control: SandboxControl
+) -> None:
+    sandbox_control.config(timeout_seconds=0.5)
+    sandbox_control.fault("/github/user", "timeout")
+    with pytest.raises(httpx.ReadTimeout):
+        http.get("/github/user", headers=BOT, timeout=0.1)
+    assert sandbox_control.requests()["in_flight"] == 1
+    sandbox_control.clear_requests()  # as the next test's fixture does
+    http.get("/github/rate_limit", headers=BOT)
+
+    deadline = time.monotonic() + 10
+    while sandbox_control.requests()["in_flight"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+    log = sandbox_control.requests()
+    assert log["in_flight"] == 0
+    assert [(r["path"], r["status"]) for r in log["requests"]] == [("/github/rate_limit", 200)]
 
 
 def test_bad_input_answers_in_each_api_shape(http: httpx.Client) -> None:
@@ -301,3 +320,61 @@ def test_control_api_human_actions_and_state(
     assert sandbox_control.jira_comment("PLAT-24", "hi")["key"] == "PLAT-24"
     r = http.post("/_sandbox/faults", json={"route": "/x", "status": 418})
     assert r.status_code == 400 and "status must be one of" in r.json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("status", "message"),
+    [
+        (403, "Resource not accessible by personal access token"),
+        (404, "Not Found"),
+        (410, "This issue was deleted"),
+    ],
+)
+def test_github_write_refusals_answer_in_githubs_body_and_change_nothing(
+    http: httpx.Client,
+    sandbox: SandboxServer,
+    sandbox_control: SandboxControl,
+    status: int,
+    message: str,
+) -> None:
+    before = list(sandbox.state.gh_issue("acme/web", 9).labels)
+    sandbox_control.fault("/github/repos/acme/web/issues/9/labels", status, method="POST")
+
+    r = http.post("/github/repos/acme/web/issues/9/labels", headers=BOT, json={"labels": ["x"]})
+
+    assert r.status_code == status
+    assert r.json() == {
+        "message": message,
+        "documentation_url": "https://docs.github.com/rest",
+        "status": str(status),
+    }
+    assert sandbox.state.gh_issue("acme/web", 9).labels == before
+    again = http.post("/github/repos/acme/web/issues/9/labels", headers=BOT, json={"labels": ["x"]})
+    assert again.status_code == 200  # the fault was used up
+
+
+@pytest.mark.parametrize(
+    ("status", "message"),
+    [
+        (403, "You do not have permission to edit issues in this project."),
+        (404, "Issue does not exist or you do not have permission to see it."),
+    ],
+)
+def test_jira_write_refusals_answer_in_jiras_body(
+    http: httpx.Client,
+    sandbox: SandboxServer,
+    sandbox_control: SandboxControl,
+    status: int,
+    message: str,
+) -> None:
+    sandbox_control.fault(r"^/jira/rest/api/\d/issue/PLAT-2(/|$)", status, method="PUT")
+
+    r = http.put(
+        "/jira/rest/api/2/issue/PLAT-2",
+        auth=JIRA_BOT,
+        json={"update": {"labels": [{"add": "x"}]}},
+    )
+
+    assert r.status_code == status
+    assert r.json() == {"errorMessages": [message], "errors": {}}
+    assert "x" not in sandbox.state.data.jira_issues["PLAT-2"].labels

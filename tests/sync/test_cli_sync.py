@@ -51,8 +51,14 @@ def test_demo_sync_fills_the_store_then_polls_cheaply(
     assert bmmsync("sync") == 0
     table = capsys.readouterr().out
     assert "web" in table and "platform" in table and "limit" in table
-    listings = [r for r in requests_log(sandbox) if r["route"].endswith(("/issues", "/search/jql"))]
-    assert sorted(r["status"] for r in listings) == [200, 304]  # Jira search has no ETag
+    listings = [
+        r
+        for r in requests_log(sandbox)
+        if (r["route"] or "").endswith(("/issues", "/repos", "/search/jql"))
+    ]
+    # the org's repository listing and each of its two repositories answer 304;
+    # Jira search has no ETag
+    assert sorted(r["status"] for r in listings) == [200, 304, 304, 304]
 
 
 def test_failing_source_exits_1_and_names_it(
@@ -77,3 +83,18 @@ def test_unknown_source_is_a_usage_error(
     monkeypatch.chdir(tmp_path)
     assert bmmsync("sync", "--source", "nope") == 2
     assert "no source named 'nope'" in capsys.readouterr().err
+
+
+def test_a_lost_repository_is_a_warning_and_the_sync_still_succeeds(
+    sandbox: SandboxServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    monkeypatch.setenv("BMMSYNC_SANDBOX_URL", sandbox.url)
+    monkeypatch.chdir(tmp_path)
+    sandbox.sandbox.faults.add("/github/repos/acme/mobile/issues", "404", count=100)
+
+    assert bmmsync("sync") == 0
+    out = capsys.readouterr().out
+    assert "warning: source 'web': acme/mobile is no longer reachable" in out
+    assert bmmsync("sync", "--format", "json") == 0
+    web = next(s for s in json.loads(capsys.readouterr().out)["sources"] if s["name"] == "web")
+    assert web["ok"] and web["lost"] == ["acme/mobile"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bmmsync.sandbox.server import SandboxServer
@@ -25,9 +25,13 @@ def listing_calls(server: SandboxServer) -> list[dict]:
     return [
         r
         for r in requests_log(server)
-        if r["route"] in ("/github/orgs/{org}/issues", "/github/repos/{owner}/{repo}/issues")
-        or r["route"].endswith("/search/jql")
-        or r["route"].endswith("/search")
+        if (r["route"] or "")
+        in (
+            "/github/installation/repositories",
+            "/github/orgs/{org}/repos",
+            "/github/repos/{owner}/{repo}/issues",
+        )
+        or (r["route"] or "").endswith(("/search/jql", "/search"))
     ]
 
 
@@ -74,10 +78,15 @@ def test_no_change_poll_is_one_request_per_listing_answered_304(
     calls = listing_calls(sandbox)
     github = [c for c in calls if c["path"].startswith("/github")]
     jira = [c for c in calls if c["path"].startswith("/jira")]
-    assert [c["status"] for c in github] == [304]
+    # one 304 for the org's repository listing, one per repository
+    assert [(c["path"], c["status"]) for c in github] == [
+        ("/github/orgs/acme/repos", 304),
+        ("/github/repos/acme/mobile/issues", 304),
+        ("/github/repos/acme/web/issues", 304),
+    ]
     assert len(jira) == 1
     web = next(s for s in report.sources if s.name == "web")
-    assert (web.requests, web.not_modified, web.new, web.changed, web.fetched) == (1, 1, 0, 0, 0)
+    assert (web.requests, web.not_modified, web.new, web.changed, web.fetched) == (3, 3, 0, 0, 0)
     platform = next(s for s in report.sources if s.name == "platform")
     assert platform.new == platform.changed == 0
 
@@ -136,7 +145,10 @@ def test_equal_timestamps_across_a_page_boundary_lose_nothing(
     assert summary["platform"].new == 1 and summary["platform"].changed == 0
     # re-read at the boundary, de-duplicated: each ticket counted once
     assert summary["web"].fetched == summary["web"].new + summary["web"].unchanged
-    assert summary["web"].fetched == 26
+    # acme/web's 26 same-second tickets, plus acme/mobile's newest re-read at its own cursor
+    mobile = sandbox.state.repo("acme/mobile").issues.values()
+    newest = max(i.updated for i in mobile)
+    assert summary["web"].fetched == 26 + sum(1 for i in mobile if i.updated == newest)
 
 
 def test_jira_user_time_zone_behind_utc(
@@ -194,8 +206,9 @@ def test_more_than_a_thousand_tickets(
     assert set(web) == sandbox_github_keys(sandbox) and len(web) >= 1000
     assert set(platform) == sandbox_jira_keys(sandbox) and len(platform) >= 1000
     gh_pages = [c for c in listing_calls(sandbox) if c["path"].startswith("/github")]
-    all_gh = sum(len(r.issues) for r in sandbox.state.data.repos.values())
-    assert len(gh_pages) == math.ceil(all_gh / 100)
+    repos = sandbox.state.data.repos.values()
+    # one page of the org's repository listing, then each repository's issue pages
+    assert len(gh_pages) == 1 + sum(math.ceil(len(r.issues) / 100) for r in repos)
 
 
 def test_full_sync_marks_deleted_and_out_of_scope_tickets_gone(
@@ -246,3 +259,40 @@ def test_rate_limit_exhausted_waits_for_the_reset_then_completes(
     assert report.ok, report.as_dict()
     assert set(stored(store, "web")) == sandbox_github_keys(sandbox)
     assert sleeper.waits and max(sleeper.waits) > 3000  # until the hourly reset
+
+
+def test_closed_dates_are_stored_and_cleared_on_reopen(
+    sandbox: SandboxServer, sandbox_control, store: Store
+) -> None:
+    """GitHub `closed_at` and Jira `resolutiondate` land in the store, to the second."""
+    config = make_config(sandbox)
+    run(config, store)
+    web, platform = stored(store, "web"), stored(store, "platform")
+
+    def at(epoch: int | None) -> datetime | None:
+        return None if epoch is None else datetime.fromtimestamp(epoch, UTC)
+
+    closed_web = 0
+    for key, ticket in web.items():
+        repo, _, number = key.partition("#")
+        issue = sandbox.state.gh_issue(repo, int(number))
+        assert ticket.closed_at == (at(issue.closed_at) if issue.state == "closed" else None)
+        closed_web += ticket.closed_at is not None
+    closed_jira = 0
+    for key, ticket in platform.items():
+        issue = sandbox.state.data.jira_issues[key]
+        assert ticket.closed_at == (at(issue.resolved) if issue.status == "Done" else None)
+        closed_jira += ticket.closed_at is not None
+    assert closed_web and closed_jira
+
+    reopened = next(k for k, t in web.items() if t.closed_at is not None)
+    repo, _, number = reopened.partition("#")
+    sandbox_control.github_change(repo, int(number), state="open", actor="alice")
+    done = next(k for k, t in platform.items() if t.closed_at is None)
+    sandbox_control.jira_change(done, status="Done", actor="alice")
+    run(config, store)
+
+    assert stored(store, "web")[reopened].closed_at is None
+    resolved = sandbox.state.data.jira_issues[done].resolved
+    assert resolved is not None
+    assert stored(store, "platform")[done].closed_at == at(resolved)
