@@ -12,6 +12,7 @@ import difflib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
@@ -420,7 +421,7 @@ def review_page(session: Session, ctx: Context, query: Query) -> dict[str, Any]:
         active = since_at if since_at is not None and cleared is None else None
         item["flagged_since"] = active.isoformat() if active else None
         item["age_days"] = (ctx.now - active).days if active else None
-        item["explain"] = f"/explain?key={item['key']}&source={item['source']}"
+        item["explain"] = explain_href(item["key"], item["source"])
     matching = base.subquery()
     counts = session.execute(
         select(matching.c.reason, func.count()).group_by(matching.c.reason)
@@ -456,6 +457,12 @@ def _node(node: ExplainNode) -> dict[str, Any]:
     }
 
 
+def explain_href(key: str, source: str | None = None) -> str:
+    """A link to `/explain`; keys hold `#` and `/`, so they are encoded (an unencoded `#`
+    would start the fragment and ask for `owner/repo` instead)."""
+    return "/explain?" + urlencode({"key": key} | ({"source": source} if source else {}))
+
+
 def explain_page(session: Session, ctx: Context, query: Query) -> dict[str, Any]:
     key = query.text("key", required=True)
     source = query.text("source")
@@ -465,7 +472,7 @@ def explain_page(session: Session, ctx: Context, query: Query) -> dict[str, Any]
     except UnknownTicketError as exc:
         raise NotFound(
             str(exc),
-            [{"label": k, "href": f"/explain?key={k}"} for k in closest_keys(session, key, source)],
+            [{"label": k, "href": explain_href(k)} for k in closest_keys(session, key, source)],
         ) from None
     return {
         "key": found.key,
