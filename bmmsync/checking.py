@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from bmmsync.domain import Model, Ticket
 from bmmsync.errors import StoreError
 from bmmsync.store.map_repo import load_model
+from bmmsync.store.measurement_repo import all_measurements
 from bmmsync.store.models import TraceLinkRow, VerdictRow
 from bmmsync.store.snapshot_repo import add_snapshot
 from bmmsync.store.ticket_repo import children_of, iter_tickets, tickets_by_id
@@ -321,6 +322,7 @@ def stored_verdicts(session: Session) -> list[VerdictRow]:
 def store_snapshot(session: Session, judgement: Judgement, now: datetime) -> dict[str, Any]:
     """Compute the figures of a full judgement as of `now` and store them as one snapshot (the
     points `bmmsync report` draws trends from). Returns the stored figures."""
-    figures = compute_metrics(judgement.verdicts, judgement.index, now.date()).as_dict()
+    measured = all_measurements(session)
+    figures = compute_metrics(judgement.verdicts, judgement.index, now.date(), measured).as_dict()
     add_snapshot(session, now, figures)
     return figures

@@ -19,6 +19,7 @@ from bmmsync.checking import Judgement, judge_store
 from bmmsync.domain import Finding
 from bmmsync.errors import BmmsyncError
 from bmmsync.store.map_repo import load_model
+from bmmsync.store.measurement_repo import all_measurements
 from bmmsync.store.models import TicketRow
 from bmmsync.store.snapshot_repo import Snapshot, snapshots_since
 from bmmsync.store.ticket_repo import get_tickets, iter_tickets
@@ -163,5 +164,6 @@ def report_store(
     """Judge the store now (read-only: no verdicts, no snapshot) and compare with the snapshots
     taken since `since`."""
     judgement = judge_store(session, rules, today)
-    current = compute_metrics(judgement.verdicts, judgement.index, today).as_dict()
+    measured = all_measurements(session)
+    current = compute_metrics(judgement.verdicts, judgement.index, today, measured).as_dict()
     return build_report(current, snapshots_since(session, since), since.date())

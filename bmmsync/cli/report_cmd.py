@@ -129,7 +129,7 @@ _GROUP_COLUMNS = ("in scope", "traced", "traceability", "change", "debt ratio", 
 def _notes(data: dict[str, Any]) -> list[str]:
     """Which motivators and capabilities are behind the goal and coverage figures."""
     goals, coverage = data["goals"], data["coverage"]
-    goal = f"goals: {goals['achieved']} of {goals['due']} motivator(s) with a due target met"
+    goal = f"goals: {goals['achieved']} of {goals['due']} key result(s) due met by their date"
     if goals["missed_ids"]:
         goal += f"; missed: {', '.join(goals['missed_ids'])}"
     if goals["unparseable"]:
