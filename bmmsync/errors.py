@@ -31,3 +31,14 @@ class SourceError(BmmsyncError):
     def __init__(self, source: str, message: str) -> None:
         self.source = source
         super().__init__(f"source {source!r}: {message}")
+
+
+class InputError(BmmsyncError):
+    """Values given on the command line or in an imported file are invalid. Carries every
+    problem (each with its file and line when there is one); nothing was recorded."""
+
+    exit_code = 2
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
+from pathlib import Path
 
 import typer
 from rich.tree import Tree
@@ -12,7 +13,11 @@ from bmmsync.cli.context import Format, app_context
 from bmmsync.cli.output import print_json
 from bmmsync.config.model_file import dump_model
 from bmmsync.domain import Model, Status
+from bmmsync.errors import InputError
+from bmmsync.outcomes.keyresults import key_results
+from bmmsync.outcomes.measure_input import MeasurementChecker, RawMeasurement, read_csv, read_json
 from bmmsync.store.map_repo import load_model, sync_model
+from bmmsync.store.measurement_repo import all_measurements, record_measurements
 
 model_app = typer.Typer(help="The motivator -> decision -> capability map.", no_args_is_help=True)
 
@@ -113,3 +118,71 @@ def export(
     with app.store().session() as session:
         model = load_model(session)
     print(dump_model(model, fmt.value), end="")
+
+
+def _raw_measurements(
+    motivator: str | None, metric: str | None, value: str | None, at: str | None, file: Path | None
+) -> list[RawMeasurement]:
+    if file is not None:
+        if motivator or metric or value or at:
+            raise InputError(["give either MOTIVATOR METRIC VALUE [--at DATE] or --file, not both"])
+        try:
+            text = file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError([f"{file}: cannot read: {exc}"]) from None
+        reader = read_json if file.suffix.lower() == ".json" else read_csv
+        return reader(text, str(file))
+    if motivator is None or metric is None or value is None:
+        raise InputError(["expected MOTIVATOR METRIC VALUE (or --file FILE.csv|.json)"])
+    return [RawMeasurement("", motivator, metric, value, at)]
+
+
+@model_app.command("measure")
+def measure(
+    ctx: typer.Context,
+    motivator: str | None = typer.Argument(None, help="Motivator id."),
+    metric: str | None = typer.Argument(None, help="The target's metric, e.g. churn."),
+    value: str | None = typer.Argument(None, help="The value, in the target's form: 12 or 12%."),
+    at: str | None = typer.Option(None, "--at", help="Date measured (YYYY-MM-DD; default today)."),
+    file: Path | None = typer.Option(
+        None, "--file", help="CSV (header motivator,metric,value[,at]) or JSON list to import."
+    ),
+    fmt: Format = typer.Option(Format.TABLE, "--format", help="Output format."),
+) -> None:
+    """Record key-result values against the stored map's targets. Every value is checked first
+    (known motivator and metric, the target's form, not in the future); on any problem nothing
+    is recorded and each problem is listed with its line. A second value for the same metric
+    and day replaces the first."""
+    app = app_context(ctx)
+    raws = _raw_measurements(motivator, metric, value, at, file)
+    now = datetime.now(UTC)
+    with app.store().session() as session:
+        model = load_model(session)
+        if not model.motivators:
+            raise InputError(["the store holds no map yet: run `bmmsync model sync` first"])
+        measured = MeasurementChecker(model, now.date()).check_all(raws)
+        record_measurements(session, measured, now)
+        results = key_results(model, all_measurements(session), now.date())
+    touched = {(m.motivator, m.metric) for m in measured}
+    shown = [kr for kr in results if (kr.motivator, kr.metric) in touched]
+    if fmt is Format.JSON:
+        print_json(
+            {
+                "recorded": len(measured),
+                "key_results": [
+                    {
+                        "motivator": kr.motivator,
+                        "metric": kr.metric,
+                        "current": kr.current,
+                        "progress": kr.progress,
+                        "met": kr.met,
+                        "summary": kr.summary(),
+                    }
+                    for kr in shown
+                ],
+            }
+        )
+        return
+    print(f"recorded {len(measured)} measurement(s)")
+    for kr in shown:
+        app.console.print(f"{kr.motivator}: {kr.summary()}", markup=False, highlight=False)
