@@ -38,8 +38,9 @@ class KeyResult:
 
     @property
     def progress(self) -> float | None:
-        """From the first value to the target (0..1); None without a target or a value."""
-        if self.spec is None or not self.history:
+        """From the first value to the target (0..1); None without a target or without two
+        values (one value is a starting point, not progress)."""
+        if self.spec is None or len(self.history) < 2:
             return None
         return self.spec.progress(self.history[0][1], self.history[-1][1])
 
