@@ -20,6 +20,7 @@ from bmmsync.domain import Finding, Measurement, Model
 from bmmsync.errors import BmmsyncError
 from bmmsync.outcomes.effort import Delivered, GoalMap, SizeRule, effort_by_goal
 from bmmsync.outcomes.keyresults import key_results
+from bmmsync.outcomes.mapviews import NodeHealth
 from bmmsync.outcomes.period import Period
 from bmmsync.outcomes.velocity import velocity
 from bmmsync.store.map_repo import load_model
@@ -227,3 +228,20 @@ def velocity_trend(snapshots: list[Snapshot]) -> list[dict[str, Any]]:
         for s in snapshots
         if "velocity" in s.figures
     ]
+
+
+def map_health(session: Session, rules: MappingRules, today: date) -> dict[str, NodeHealth] | None:
+    """Per capability: open in-scope tickets linked to it and how many are traced; None when
+    the store holds no ticket (the exports then show the map alone)."""
+    judgement = judge_store(session, rules, today)
+    if not judgement.tickets:
+        return None
+    counts: dict[str, list[int]] = {}
+    for verdict in judgement.verdicts:
+        if not verdict.in_scope:
+            continue
+        for cid in dict.fromkeys(link.capability for link in verdict.links):
+            row = counts.setdefault(cid, [0, 0])
+            row[0] += 1
+            row[1] += verdict.traced
+    return {cid: NodeHealth(open_, traced) for cid, (open_, traced) in counts.items()}

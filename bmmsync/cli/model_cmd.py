@@ -14,8 +14,11 @@ from bmmsync.cli.output import print_json
 from bmmsync.config.model_file import dump_model
 from bmmsync.domain import Model, Status
 from bmmsync.errors import InputError
+from bmmsync.outcomes.archimate import to_archimate
 from bmmsync.outcomes.keyresults import key_results
+from bmmsync.outcomes.mapviews import okr_json, okr_markdown, okr_tree, to_csv, to_mermaid
 from bmmsync.outcomes.measure_input import MeasurementChecker, RawMeasurement, read_csv, read_json
+from bmmsync.reporting import map_health
 from bmmsync.store.map_repo import load_model, sync_model
 from bmmsync.store.measurement_repo import all_measurements, record_measurements
 
@@ -25,6 +28,11 @@ model_app = typer.Typer(help="The motivator -> decision -> capability map.", no_
 class ExportFormat(StrEnum):
     YAML = "yaml"
     JSON = "json"
+    ARCHIMATE = "archimate"
+    OKR = "okr"
+    OKR_MARKDOWN = "okr-markdown"
+    MERMAID = "mermaid"
+    CSV = "csv"
 
 
 @model_app.command("sync")
@@ -111,13 +119,36 @@ def show(ctx: typer.Context) -> None:
 @model_app.command("export")
 def export(
     ctx: typer.Context,
-    fmt: ExportFormat = typer.Option(ExportFormat.YAML, "--format", help="yaml or json."),
+    fmt: ExportFormat = typer.Option(
+        ExportFormat.YAML,
+        "--format",
+        help="yaml or json (a model file), archimate (Open Group exchange file), okr (JSON), "
+        "okr-markdown, mermaid (flowchart) or csv (one row per chain).",
+    ),
 ) -> None:
-    """Print the stored map as a model file (YAML) or JSON."""
+    """Print the stored map: as a model file, or for other tools. okr, mermaid and csv show
+    each node's health (open tickets, traced share, flagged) when the store holds tickets.
+    Retired entries and capability parent cycles are marked, never dropped."""
     app = app_context(ctx)
     with app.store().session() as session:
         model = load_model(session)
-    print(dump_model(model, fmt.value), end="")
+        if fmt in (ExportFormat.YAML, ExportFormat.JSON):
+            print(dump_model(model, "yaml" if fmt is ExportFormat.YAML else "json"), end="")
+            return
+        if fmt is ExportFormat.ARCHIMATE:
+            print(to_archimate(model), end="")
+            return
+        today = datetime.now(UTC).date()
+        health = map_health(session, app.config().mapping.to_rules(), today)
+        results = key_results(model, all_measurements(session), today)
+    if fmt is ExportFormat.MERMAID:
+        print(to_mermaid(model, health), end="")
+    elif fmt is ExportFormat.CSV:
+        print(to_csv(model, health), end="")
+    elif fmt is ExportFormat.OKR:
+        print(okr_json(okr_tree(model, results, health)), end="")
+    else:
+        print(okr_markdown(okr_tree(model, results, health)), end="")
 
 
 def _raw_measurements(
