@@ -16,6 +16,7 @@ from tests.cli.helpers import run_cli, write_sandbox_config
 def test_report_outcomes_on_the_demo(tmp_path: Path, sandbox: SandboxServer, db_url: str) -> None:
     path = str(write_sandbox_config(tmp_path, sandbox, db_url))
     assert run_cli("--config", path, "sync").returncode == 0
+    assert run_cli("--config", path, "check").returncode in (0, 1)  # stores a snapshot
     measured = run_cli("--config", path, "model", "measure", "retention", "churn", "12%")
     assert measured.returncode == 0, measured.stderr
     # Every delivered demo ticket closed 75 to 130 days ago; the window ends today.
@@ -42,6 +43,9 @@ def test_report_outcomes_on_the_demo(tmp_path: Path, sandbox: SandboxServer, db_
     }
     assert sum(r["amount"] for r in items["by_motivator"]) == pytest.approx(4.0)
     assert out["velocity"]["overall"]["items"] == 5 and out["velocity"]["overall"]["points"] == 8
+    # the snapshot kept the four weeks before it: none of the demo's closings is that recent
+    [point] = out["velocity"]["trend"]
+    assert (point["items_per_week"], point["points_per_week"]) == (0.0, 0.0)
     churn = next(kr for kr in out["key_results"] if kr["metric"] == "churn")
     assert [value for _, value in churn["history"]] == [15.0, 14.0, 12.0]
     assert churn["summary"].startswith("Increase customer retention: churn 12 % -> target < 10 %")
@@ -50,3 +54,8 @@ def test_report_outcomes_on_the_demo(tmp_path: Path, sandbox: SandboxServer, db_
     table = run_cli("--config", path, "report", "--from", start)
     assert "Delivered work by goal" in table.stdout
     assert "retention 8 points (100.0%)" in table.stdout
+
+    exported = run_cli("--config", path, "model", "export", "--format", "csv")
+    assert exported.returncode == 0, exported.stderr
+    portal = [row for row in exported.stdout.splitlines() if ",self-service-portal," in row]
+    assert portal and all(row.endswith(",8,1,87.5,") for row in portal)  # health from the store
