@@ -49,6 +49,7 @@ from bmmsync.config.yamlsrc import (
     validation_problems,
 )
 from bmmsync.errors import ConfigError
+from bmmsync.outcomes.effort import SizeRule
 from bmmsync.trace.rules import MappingRules
 
 CONFIG_ENV = "BMMSYNC_CONFIG"
@@ -454,6 +455,20 @@ class SyncConfig(_Section):
     page_size: int = Field(default=100, ge=1, le=1000, description="Items per tracker API page.")
 
 
+class OutcomesConfig(_Section):
+    size_label: str | None = Field(
+        default=None,
+        min_length=1,
+        description=(
+            "Label prefix giving a ticket's size when it has no story points, e.g. size: "
+            "(so size:3 is 3). Effort by goal counts sizes as their own unit."
+        ),
+    )
+
+    def size_rule(self) -> SizeRule:
+        return SizeRule(self.size_label)
+
+
 class LoggingConfig(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO",
@@ -494,6 +509,9 @@ class Config(_Section):
     logging: LoggingConfig = Field(default=LoggingConfig(), description="Log level and format.")
     web: WebConfig = Field(
         default=WebConfig(), description="The dashboard, health and metrics endpoints."
+    )
+    outcomes: OutcomesConfig = Field(
+        default=OutcomesConfig(), description="How effort by goal sizes work without points."
     )
 
     _path: Path | None = PrivateAttr(None)

@@ -247,6 +247,18 @@ class AuditRow(Base):
     response_id: Mapped[str | None] = mapped_column(String(100))
 
 
+class MeasurementRow(Base):
+    """A key result's value on a date (`bmmsync model measure`); one per metric and day."""
+
+    __tablename__ = "measurements"
+
+    motivator: Mapped[str] = mapped_column(String(200), primary_key=True)
+    metric: Mapped[str] = mapped_column(String(300), primary_key=True)
+    at: Mapped[date] = mapped_column(Date, primary_key=True)
+    value: Mapped[float] = mapped_column(Float)
+    recorded_at: Mapped[datetime] = mapped_column(Stamp())
+
+
 class MetricSnapshotRow(Base):
     __tablename__ = "metric_snapshots"
     __table_args__ = (Index("ix_metric_snapshots_taken_at", "taken_at"),)

@@ -21,6 +21,7 @@ from bmmsync.domain import Status
 from bmmsync.reporting import UnknownTicketError, build_report, closest_keys, explain_stored
 from bmmsync.store.dashboard_repo import Aggregate, load_aggregate, load_aggregates
 from bmmsync.store.map_repo import load_model
+from bmmsync.store.measurement_repo import all_measurements
 from bmmsync.store.models import AuditRow, FlagRow, RunRow, TicketRow, TraceLinkRow, VerdictRow
 from bmmsync.store.snapshot_repo import snapshot_before, snapshots_since
 from bmmsync.store.status_repo import read_status
@@ -515,7 +516,7 @@ def current_figures(session: Session, ctx: Context, everything: Aggregate) -> di
         "overall": everything.figures["overall"],
         **groups,
         "by_capability": by_cap,
-        "goals": goal_figures(index, ctx.today).as_dict(),
+        "goals": goal_figures(index, all_measurements(session), ctx.today).as_dict(),
         "coverage": coverage_figures(index, worked).as_dict(),
     }
 
