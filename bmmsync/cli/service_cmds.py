@@ -38,7 +38,12 @@ def run(
     config = app.config()
     store = app.store()
 
+    logged_as = [config.logging]
+
     def one_run(current: Config, stop: threading.Event, notes: Sequence[str]) -> RunReport:
+        if current.logging != logged_as[0]:  # the service re-reads its config before each run
+            app.apply_logging(current)
+            logged_as[0] = current.logging
         return run_once(
             current, store, apply_writes=apply_step(stop), stop=stop, full=full, notes=notes
         )
