@@ -51,7 +51,7 @@ def bot_config(server: SandboxServer, **flagging: Any) -> Config:
 def sync(config: Config, store: Store, *, full: bool = False) -> None:
     with store.session() as session:
         sync_model(session, config.load_model(), datetime.now(UTC))
-    report = sync_sources(config, store, full=full, sleep=lambda _: None, timeout=5.0)
+    report = sync_sources(config, store, full=full, sleep=lambda _: None)
     assert report.ok, report.as_dict()
 
 
