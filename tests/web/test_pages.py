@@ -88,6 +88,7 @@ def test_bad_input_is_a_400_naming_the_parameter(dashboard: Dashboard) -> None:
     cases = {
         "/review?page=abc": "page",
         "/review?page=-1": "page",
+        "/review?page=0": "page",
         "/review?flagged_since=2026-13-45": "flagged_since",
         "/review?sort=colour": "sort",
         "/review?reason=%3Cscript%3E": "reason",
