@@ -12,6 +12,7 @@ import difflib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
@@ -274,7 +275,10 @@ def capability_page(session: Session, ctx: Context, cid: str, query: Query) -> d
         raise NotFound(
             f"no capability {cid!r} in the map",
             [
-                {"label": f"{c}: {index.capabilities[c].name}", "href": f"/capabilities/{c}"}
+                {
+                    "label": f"{c}: {index.capabilities[c].name}",
+                    "href": f"/capabilities/{quote(c, safe='')}",
+                }
                 for c in found[:3]
             ],
         )
@@ -420,7 +424,7 @@ def review_page(session: Session, ctx: Context, query: Query) -> dict[str, Any]:
         active = since_at if since_at is not None and cleared is None else None
         item["flagged_since"] = active.isoformat() if active else None
         item["age_days"] = (ctx.now - active).days if active else None
-        item["explain"] = f"/explain?key={item['key']}&source={item['source']}"
+        item["explain"] = "/explain?" + urlencode({"key": item["key"], "source": item["source"]})
     matching = base.subquery()
     counts = session.execute(
         select(matching.c.reason, func.count()).group_by(matching.c.reason)
@@ -465,7 +469,10 @@ def explain_page(session: Session, ctx: Context, query: Query) -> dict[str, Any]
     except UnknownTicketError as exc:
         raise NotFound(
             str(exc),
-            [{"label": k, "href": f"/explain?key={k}"} for k in closest_keys(session, key, source)],
+            [
+                {"label": k, "href": "/explain?" + urlencode({"key": k})}
+                for k in closest_keys(session, key, source)
+            ],
         ) from None
     return {
         "key": found.key,

@@ -113,6 +113,10 @@ def test_unknown_ids_are_404s_that_help(dashboard: Dashboard) -> None:
     assert 'href="/capabilities/self-service-portal"' in response.text
     response = client.get("/explain?key=acme/web%2399999")
     assert response.status_code == 404 and "no stored ticket" in response.text
+    wrong = client.get("/api/explain?key=acme/web%2399999").json()
+    assert wrong["suggestions"]
+    follow = wrong["suggestions"][0]["href"]
+    assert client.get("/api" + follow).json()["key"] == wrong["suggestions"][0]["label"]
     response = client.get("/explain?key=plat-1")
     assert response.status_code == 404 and 'href="/explain?key=PLAT-1"' in response.text
     response = client.get("/no/such/page")
@@ -139,6 +143,11 @@ def test_review_filters_sort_and_pages(dashboard: Dashboard) -> None:
     assert jira and {r["source"] for r in jira} == {"platform"}
     by_key = [r["key"] for r in client.get("/api/review?sort=key").json()["results"]["items"]]
     assert by_key == sorted(by_key, key=lambda k: k) or len(set(by_key)) == len(by_key)
+    for item in [r for r in jira + everything["results"]["items"] if "#" in r["key"]][:2] + jira[
+        :1
+    ]:
+        assert client.get(item["explain"]).status_code == 200  # GitHub keys hold a '#'
+        assert client.get("/api" + item["explain"]).json()["key"] == item["key"]
     found = client.get("/api/review?q=PWNED").json()["results"]["items"]
     assert [r["key"] for r in found] == [dashboard.hostile_key]
     assert client.get("/api/review?flagged_since=2999-01-01").json()["results"]["total"] == 0
