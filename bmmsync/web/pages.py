@@ -132,6 +132,17 @@ def strategy_map(session: Session, ctx: Context, query: Query) -> dict[str, Any]
     week_ago = snapshot_before(session, ctx.now - timedelta(days=7)) if scope == ALL else None
     before_caps = week_ago.figures.get("by_capability", {}) if week_ago else {}
 
+    examples = load_aggregate(session, ALL)
+    flagged_examples = examples.figures.get("flagged_examples", {}) if examples else {}
+
+    def flagged_work(cid: str) -> list[dict[str, Any]]:
+        return [
+            item
+            for item in flagged_examples.get(cid, [])
+            if (not source or item["source"] == source)
+            and (not project or item["project"] == project)
+        ]
+
     def capability_node(cid: str) -> dict[str, Any]:
         cap = index.capabilities[cid]
         tally = by_cap.get(cid)
@@ -147,6 +158,7 @@ def strategy_map(session: Session, ctx: Context, query: Query) -> dict[str, Any]
             "change": None if now_share is None or before is None else round(now_share - before, 6),
             "health": _health(tally),
             "last_activity": tally["last_activity"] if tally else None,
+            "flagged_work": flagged_work(cid),
         }
 
     motivators = []

@@ -58,6 +58,15 @@ def test_strategy_map_tree_and_gaps(dashboard: Dashboard) -> None:
         if c["id"] == "self-service-portal"
     ]
     assert portal and portal[0]["open"] > 0 and portal[0]["health"] in {"good", "fair", "poor"}
+    flagged_work = [
+        w
+        for m in model["motivators"]
+        for d in m["decisions"]
+        for c in d["capabilities"]
+        for w in c["flagged_work"]
+    ]
+    assert flagged_work and all(w["reason"] for w in flagged_work)
+    assert f'<span class="kind">work</span> <a href="{flagged_work[0]["url"]}"' in body
     only_jira = dashboard.client.get("/api/?source=platform").json()
     assert only_jira["overall"]["in_scope"] < model["overall"]["in_scope"]
 
