@@ -32,6 +32,8 @@ def check(ctx: typer.Context) -> None:
         f"  model: {len(model.motivators)} motivators, {len(model.decisions)} decisions, "
         f"{len(model.capabilities)} capabilities"
     )
+    web = config.web
+    print(f"  dashboard: {'http://' + web.listen + '/' if web.enabled else 'off'}, auth {web.auth}")
     print(
         f"  labels: {', '.join(config.mapping.capability_labels)}; "
         f"flag label: {config.flagging.label}"

@@ -3,9 +3,9 @@
 A scope is everything (`all`), one source (`source:NAME`) or one project
 (`project:SOURCE:PROJECT`). Each holds its tally, the tally per capability, the count per
 reason and per ticket state, and per capability the work closed in the last 90 days and the
-traced items closed per ISO week (delivery velocity); `all` also holds the most recently
-closed items per capability and the most used labels and field values that name no
-capability. One pass over the verdicts fills the project scopes, which are then
+traced items closed per ISO week (delivery velocity). `all` also holds, per capability, a few
+flagged and the most recently closed items, and the most used labels and field values that
+name no capability. One pass over the verdicts fills the project scopes, which are then
 summed into the wider ones, so the cost is linear and small next to the judging itself.
 """
 
@@ -27,6 +27,17 @@ UNKNOWN_EXAMPLES = 5
 UNKNOWN_LISTED = 50
 CLOSED_DAYS = 90
 CLOSED_LISTED = 20
+FLAGGED_LISTED = 5
+
+
+def _item(ticket: Ticket) -> dict[str, Any]:
+    return {
+        "source": ticket.source,
+        "key": ticket.key,
+        "url": ticket.url,
+        "title": ticket.title,
+        "project": ticket.project,
+    }
 
 
 def source_scope(source: str) -> str:
@@ -137,6 +148,11 @@ class _Scope:
         }
 
 
+def primary_reason(verdict: Verdict) -> str:
+    primary = verdict.primary
+    return primary.reason if primary is not None else ""
+
+
 def week_of(day: date) -> str:
     """The Monday of `day`'s ISO week, as an ISO date: the key of a velocity week."""
     return (day - timedelta(days=day.weekday())).isoformat()
@@ -166,6 +182,7 @@ def compute_aggregates(
     recently closed work (`closed_work`)."""
     projects: dict[tuple[str, str], _Scope] = {}
     unknown: dict[tuple[str, str], list[Any]] = {}
+    flagged: dict[str, list[dict[str, Any]]] = {}
     unknown_reason = Reason.UNKNOWN_CAPABILITY.value
     for verdict, ticket in zip(verdicts, tickets, strict=True):
         scope = projects.get((verdict.source, verdict.project))
@@ -182,6 +199,10 @@ def compute_aggregates(
             if tally is None:
                 tally = scope.by_capability[cid] = Tally()
             tally.add(verdict, updated)
+            if not verdict.traced:
+                examples = flagged.setdefault(cid, [])
+                if len(examples) < FLAGGED_LISTED:
+                    examples.append(_item(ticket) | {"reason": primary_reason(verdict)})
         primary = verdict.primary
         if primary is not None and not verdict.traced:
             scope.by_reason[primary.reason] = scope.by_reason.get(primary.reason, 0) + 1
@@ -202,19 +223,12 @@ def compute_aggregates(
         for cid in dict.fromkeys(link.capability for link in verdict.links):
             items = recent.setdefault(cid, [])
             items.append(
-                {
-                    "source": ticket.source,
-                    "key": ticket.key,
-                    "url": ticket.url,
-                    "title": ticket.title,
-                    "project": ticket.project,
-                    "closed_at": closed_at.isoformat(),
-                    "traced": verdict.traced,
-                }
+                _item(ticket) | {"closed_at": closed_at.isoformat(), "traced": verdict.traced}
             )
             del items[:-CLOSED_LISTED]
     out = _rolled_up(projects, unknown)
     out[ALL]["recently_closed"] = {cid: items[::-1] for cid, items in sorted(recent.items())}
+    out[ALL]["flagged_examples"] = dict(sorted(flagged.items()))
     return out
 
 

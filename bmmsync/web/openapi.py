@@ -57,6 +57,9 @@ NODE = _obj(
     },
     change=NUM,
     last_activity=OSTR,
+    flagged_work=_list(
+        _obj({"source": STR, "key": STR, "url": STR, "title": STR, "project": STR, "reason": STR})
+    ),
 )
 FILTERS = _obj(
     {"sources": _list(STR), "projects": _list(_obj({"source": STR, "project": STR}))},

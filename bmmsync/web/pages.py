@@ -12,7 +12,7 @@ import difflib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
@@ -133,6 +133,17 @@ def strategy_map(session: Session, ctx: Context, query: Query) -> dict[str, Any]
     week_ago = snapshot_before(session, ctx.now - timedelta(days=7)) if scope == ALL else None
     before_caps = week_ago.figures.get("by_capability", {}) if week_ago else {}
 
+    examples = load_aggregate(session, ALL)
+    flagged_examples = examples.figures.get("flagged_examples", {}) if examples else {}
+
+    def flagged_work(cid: str) -> list[dict[str, Any]]:
+        return [
+            item
+            for item in flagged_examples.get(cid, [])
+            if (not source or item["source"] == source)
+            and (not project or item["project"] == project)
+        ]
+
     def capability_node(cid: str) -> dict[str, Any]:
         cap = index.capabilities[cid]
         tally = by_cap.get(cid)
@@ -148,6 +159,7 @@ def strategy_map(session: Session, ctx: Context, query: Query) -> dict[str, Any]
             "change": None if now_share is None or before is None else round(now_share - before, 6),
             "health": _health(tally),
             "last_activity": tally["last_activity"] if tally else None,
+            "flagged_work": flagged_work(cid),
         }
 
     motivators = []
@@ -276,7 +288,10 @@ def capability_page(session: Session, ctx: Context, cid: str, query: Query) -> d
         raise NotFound(
             f"no capability {cid!r} in the map",
             [
-                {"label": f"{c}: {index.capabilities[c].name}", "href": f"/capabilities/{c}"}
+                {
+                    "label": f"{c}: {index.capabilities[c].name}",
+                    "href": f"/capabilities/{quote(c, safe='')}",
+                }
                 for c in found[:3]
             ],
         )

@@ -113,5 +113,9 @@ def test_loopback_accepted_and_token_masked(tmp_path: Path, monkeypatch: Any) ->
     monkeypatch.setenv("DASH_TOKEN", "t0ken-from-env")
     for web in ("{listen: localhost:9000}", "{listen: '[::1]:9000'}",
                 "{listen: 0.0.0.0:80, auth: token, token: '${DASH_TOKEN}'}"):  # fmt: skip
-        config = load_config(write_config(tmp_path, "sqlite:///x.db", extra=f"web: {web}\n"))
-        assert "t0ken" not in repr(config)
+        path = write_config(tmp_path, "sqlite:///x.db", extra=f"web: {web}\n")
+        assert "t0ken" not in repr(load_config(path))
+    checked = run_cli("--config", str(path), "config", "check", env={"DASH_TOKEN": "t0ken-x"})
+    assert checked.returncode == 0, checked.stderr
+    assert "dashboard: http://0.0.0.0:80/, auth token" in checked.stdout
+    assert "t0ken" not in checked.stdout

@@ -58,6 +58,15 @@ def test_strategy_map_tree_and_gaps(dashboard: Dashboard) -> None:
         if c["id"] == "self-service-portal"
     ]
     assert portal and portal[0]["open"] > 0 and portal[0]["health"] in {"good", "fair", "poor"}
+    flagged_work = [
+        w
+        for m in model["motivators"]
+        for d in m["decisions"]
+        for c in d["capabilities"]
+        for w in c["flagged_work"]
+    ]
+    assert flagged_work and all(w["reason"] for w in flagged_work)
+    assert f'<span class="kind">work</span> <a href="{flagged_work[0]["url"]}"' in body
     only_jira = dashboard.client.get("/api/?source=platform").json()
     assert only_jira["overall"]["in_scope"] < model["overall"]["in_scope"]
 
@@ -88,6 +97,7 @@ def test_bad_input_is_a_400_naming_the_parameter(dashboard: Dashboard) -> None:
     cases = {
         "/review?page=abc": "page",
         "/review?page=-1": "page",
+        "/review?page=0": "page",
         "/review?flagged_since=2026-13-45": "flagged_since",
         "/review?sort=colour": "sort",
         "/review?reason=%3Cscript%3E": "reason",
@@ -112,6 +122,10 @@ def test_unknown_ids_are_404s_that_help(dashboard: Dashboard) -> None:
     assert 'href="/capabilities/self-service-portal"' in response.text
     response = client.get("/explain?key=acme/web%2399999")
     assert response.status_code == 404 and "no stored ticket" in response.text
+    wrong = client.get("/api/explain?key=acme/web%2399999").json()
+    assert wrong["suggestions"]
+    follow = wrong["suggestions"][0]["href"]
+    assert client.get("/api" + follow).json()["key"] == wrong["suggestions"][0]["label"]
     response = client.get("/explain?key=plat-1")
     assert response.status_code == 404 and 'href="/explain?key=PLAT-1"' in response.text
     response = client.get("/no/such/page")
@@ -138,6 +152,11 @@ def test_review_filters_sort_and_pages(dashboard: Dashboard) -> None:
     assert jira and {r["source"] for r in jira} == {"platform"}
     by_key = [r["key"] for r in client.get("/api/review?sort=key").json()["results"]["items"]]
     assert by_key == sorted(by_key, key=lambda k: k) or len(set(by_key)) == len(by_key)
+    for item in [r for r in jira + everything["results"]["items"] if "#" in r["key"]][:2] + jira[
+        :1
+    ]:
+        assert client.get(item["explain"]).status_code == 200  # GitHub keys hold a '#'
+        assert client.get("/api" + item["explain"]).json()["key"] == item["key"]
     found = client.get("/api/review?q=PWNED").json()["results"]["items"]
     assert [r["key"] for r in found] == [dashboard.hostile_key]
     assert client.get("/api/review?flagged_since=2999-01-01").json()["results"]["total"] == 0
