@@ -1,9 +1,9 @@
 """Injected faults: the next N requests whose path matches a rule fail in a chosen way.
 
-`hold` keeps a request waiting (up to the config's `timeout_seconds`) until the test releases
-it, then answers it normally: a test can stop a client mid-request, at a known point, and kill
-it or start a second instance beside it. `after` lets that many matching requests through
-first."""
+`hold` takes a request in, keeps it waiting (up to the config's `timeout_seconds`) until the
+test releases it, then answers it normally, even if its client is gone: a test can stop a
+client mid-request, at a known point, and kill it or start a second instance beside it.
+`after` lets that many matching requests through first."""
 
 from __future__ import annotations
 
