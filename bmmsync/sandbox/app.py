@@ -187,6 +187,15 @@ class SandboxApp:
             }[status]
             await _send_json(send, status, _error_body(path, status, message), headers)
         elif fault == "hold":
+            # The whole request is taken in first, so a client killed while held still gets
+            # its write made on release: as on a real tracker, it landed, unanswered.
+            messages = [await receive()]
+            while messages[-1]["type"] == "http.request" and messages[-1].get("more_body"):
+                messages.append(await receive())
+
+            async def replay() -> Message:
+                return messages.pop(0) if messages else await receive()
+
             faults = self.sandbox.faults
             held = faults.hold(scope["method"], path)
             deadline = time.monotonic() + self.sandbox.state.config.timeout_seconds
@@ -195,7 +204,7 @@ class SandboxApp:
                     await asyncio.sleep(0.005)
             finally:
                 faults.unhold(held)
-            await self.router(scope, receive, send)
+            await self.router(scope, replay, send)
         elif fault == "timeout":
             await asyncio.sleep(self.sandbox.state.config.timeout_seconds)
             await _send_json(send, 504, _error_body(path, 504, "Gateway Timeout"))

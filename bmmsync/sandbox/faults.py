@@ -4,10 +4,10 @@
 ticket gone, a GitHub issue deleted): they are answered in each tracker's own error body and
 never retried by a client, unlike the 5xx, 429 and timeout faults.
 
-`hold` keeps a request waiting (up to the config's `timeout_seconds`) until the test releases
-it, then answers it normally: a test can stop a client mid-request, at a known point, and kill
-it or start a second instance beside it. `after` lets that many matching requests through
-first."""
+`hold` takes a request in, keeps it waiting (up to the config's `timeout_seconds`) until the
+test releases it, then answers it normally, even if its client is gone: a test can stop a
+client mid-request, at a known point, and kill it or start a second instance beside it.
+`after` lets that many matching requests through first."""
 
 from __future__ import annotations
 

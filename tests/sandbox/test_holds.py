@@ -37,3 +37,24 @@ def test_hold_after_n_keeps_the_next_request_until_released(
     assert sandbox_control.holds() == []
     log = sandbox_control.requests()["requests"]
     assert [r["fault"] for r in log] == [None, "hold"]
+
+
+def test_a_held_write_whose_client_gave_up_still_lands_on_release(
+    sandbox: SandboxServer, sandbox_control: SandboxControl
+) -> None:
+    path = "/github/repos/acme/web/issues/1/comments"
+    sandbox_control.fault(path, "hold", method="POST")
+    with httpx.Client(base_url=sandbox.url, timeout=0.5) as http:
+        try:
+            http.post(path, headers=BOT, json={"body": "landed while nobody waited"})
+        except httpx.TimeoutException:
+            pass
+        else:
+            raise AssertionError("the request was not held")
+    assert sandbox_control.holds()
+    sandbox_control.release()
+    deadline = time.monotonic() + 10
+    while sandbox_control.holds() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    bodies = [c["body"] for c in sandbox_control.github_issue("acme/web", 1)["comment_list"]]
+    assert "landed while nobody waited" in bodies
