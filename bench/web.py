@@ -147,7 +147,9 @@ def cpu_ms(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
 
 
-def measure(url: str, requests: int, seed: int, workdir: Path) -> dict[str, dict[str, float]]:
+def measure(
+    url: str, requests: int, page_seconds: float, seed: int, workdir: Path
+) -> dict[str, dict[str, float]]:
     """p50/p95/max wall time per page, and the server's CPU per request, against
     `bmmsync serve` on the store at `url`."""
     config = workdir / "bench-web.yaml"
@@ -174,16 +176,20 @@ def measure(url: str, requests: int, seed: int, workdir: Path) -> dict[str, dict
                     client.get(path)
                 timings = []
                 cpu_before = cpu_ms(server.pid)
+                page_started = time.perf_counter()
                 for i in range(requests):
+                    if i >= 5 and time.perf_counter() - page_started > page_seconds:
+                        break  # a page far over target: enough samples to say by how much
                     path = paths[i % len(paths)]
                     started = time.perf_counter()
                     response = client.get(path)
                     timings.append((time.perf_counter() - started) * 1000)
                     if response.status_code not in (200, 404):
                         raise SystemExit(f"{path}: {response.status_code} {response.text[:300]}")
-                cpu = (cpu_ms(server.pid) - cpu_before) / requests
+                cpu = (cpu_ms(server.pid) - cpu_before) / len(timings)
                 timings.sort()
                 figures[page] = {
+                    "requests": len(timings),
                     "cpu_ms": cpu,
                     "p50_ms": statistics.median(timings),
                     "p95_ms": timings[max(0, int(len(timings) * 0.95) - 1)],
@@ -213,6 +219,9 @@ def main() -> None:
     parser.add_argument("--url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--dir", default="/tmp/bmmsync-bench")
     parser.add_argument("--requests", type=int, default=100, help="requests per page")
+    parser.add_argument(
+        "--page-seconds", type=float, default=60, help="stop a page after this (5 requests min)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--reuse", choices=("none", "loaded", "checked"), default="none",
@@ -239,13 +248,13 @@ def main() -> None:
     if args.reuse != "checked":
         print(f"check  {check(url):8.1f} s", flush=True)
     load_avg = Path("/proc/loadavg").read_text().split()[0]
-    figures = measure(url, args.requests, args.seed, workdir)
+    figures = measure(url, args.requests, args.page_seconds, args.seed, workdir)
     print(f"{args.db}, {args.tickets:,} tickets, {args.requests} requests/page, load {load_avg}")
-    print(f"{'page':22s} {'p50 ms':>8s} {'p95 ms':>8s} {'max ms':>8s} {'CPU ms':>8s}")
+    print(f"{'page':24s} {'n':>4s} {'p50 ms':>8s} {'p95 ms':>8s} {'max ms':>8s} {'CPU ms':>8s}")
     for page, f in figures.items():
         print(
-            f"{page:22s} {f['p50_ms']:8.1f} {f['p95_ms']:8.1f} {f['max_ms']:8.1f}"
-            f" {f['cpu_ms']:8.1f}"
+            f"{page:24s} {f['requests']:4.0f} {f['p50_ms']:8.1f} {f['p95_ms']:8.1f}"
+            f" {f['max_ms']:8.1f} {f['cpu_ms']:8.1f}"
         )
 
 
