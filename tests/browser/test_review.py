@@ -8,7 +8,7 @@ import json
 import pytest
 
 from tests.browser.chromium import Tab
-from tests.browser.dashboard import Dashboard
+from tests.browser.dashboard import SCRIPT_LINK_KEY, Dashboard
 from tests.cli.helpers import run_cli
 
 ROWS = "main a[href^='/explain?key=']"
@@ -67,6 +67,9 @@ def test_downloads_match_bmmsync_review(
     got = download.value.path().read_text()
     printed = run_cli("--config", str(dashboard.config), "review", "--format", fmt)
     assert printed.returncode == 0, printed.stderr
+    if fmt == "markdown":
+        assert "](javascript:" not in got.lower()
+        assert SCRIPT_LINK_KEY.replace("#", "\\#") in got, "the key stays, as text"
     if fmt == "json":
         assert json.loads(got) == json.loads(printed.stdout)
     else:
