@@ -329,6 +329,10 @@ def stored_verdicts(session: Session) -> list[VerdictRow]:
     return list(session.scalars(select(VerdictRow).order_by(VerdictRow.source, VerdictRow.key)))
 
 
+VELOCITY_WINDOW = timedelta(days=28)
+"""Each snapshot stores the velocity of the four weeks before it: the points of its trend."""
+
+
 def store_snapshot(session: Session, judgement: Judgement, now: datetime) -> dict[str, Any]:
     """Compute the figures of a full judgement as of `now` and store them as one snapshot (the
     points `bmmsync report` draws trends from). Returns the stored figures."""
@@ -342,10 +346,6 @@ def store_snapshot(session: Session, judgement: Judgement, now: datetime) -> dic
     ).snapshot()
     add_snapshot(session, now, figures)
     return figures
-
-
-VELOCITY_WINDOW = timedelta(days=28)
-"""Each snapshot stores the velocity of the four weeks before it: the points of its trend."""
 
 
 def delivered_work(

@@ -51,7 +51,11 @@ def report_period(since: str | None, start: str | None, end: str | None, now: da
     except PeriodError as exc:
         if since is None or start is not None or end is not None:
             raise typer.BadParameter(str(exc), param_hint="--since/--from/--to") from None
-    return Period(window_start(since, now), now, f"since {since}")
+        error = str(exc)
+    try:  # the other durations `--since` always took (12h, 2m...)
+        return Period(window_start(since, now), now, f"since {since}")
+    except typer.BadParameter:
+        raise typer.BadParameter(error, param_hint="--since") from None
 
 
 def report(

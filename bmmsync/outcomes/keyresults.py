@@ -44,9 +44,9 @@ class KeyResult:
             return None
         return self.spec.progress(self.history[0][1], self.history[-1][1])
 
-    def summary(self, name: str | None = None) -> str:
+    def summary(self) -> str:
         """`churn 12 % -> target < 10 % by 2027-03-31, 40 % of the way`."""
-        label = name or self.metric
+        label = self.metric
         if self.spec is None:
             return f"{label}: target {self.target!r} does not read"
         by = f" by {self.by.isoformat()}" if self.by else ""

@@ -177,7 +177,7 @@ def to_mermaid(model: Model, health: Health | None = None) -> str:
         if c.parent and ("capability", c.parent) in node_ids:
             label = "part of (cycle)" if c.id in cycles else "part of"
             lines.append(
-                f"    {node_ids[('capability', c.id)]} -.->|{label}| "
+                f'    {node_ids[("capability", c.id)]} -.->|"{label}"| '
                 f"{node_ids[('capability', c.parent)]}"
             )
     retired = [node_ids[k] for k, mark in marks.items() if "retired" in mark]

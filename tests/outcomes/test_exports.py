@@ -149,7 +149,7 @@ def test_mermaid_renders_or_parses(tmp_path: Path) -> None:
     for line in text.splitlines()[1:]:
         line = line.strip()
         node = re.fullmatch(r'(\w+)(\(\["|\{\{"|\[")(.*)("\]\)|"\}\}|"\])', line)
-        edge = re.fullmatch(r"(\w+) (-->|-\.->\|[^|]+\|) (\w+)", line)
+        edge = re.fullmatch(r'(\w+) (-->|-\.->\|"[^"|]+"\|) (\w+)', line)
         if node:
             assert '"' not in node.group(3)
             nodes.add(node.group(1))
