@@ -22,6 +22,7 @@ from bmmsync.sandbox.limits import Limits
 from bmmsync.sandbox.request_log import LoggedRequest, RequestLog
 from bmmsync.sandbox.state import SandboxState
 from bmmsync.sandbox.web import dumps
+from bmmsync.sandbox.webhooks import WebhookBook
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,8 @@ class Sandbox:
         self.limits = Limits(self.state.config)
         self.faults = FaultBook()
         self.log = RequestLog()
+        self.webhooks = WebhookBook(self.state)
+        self.state.webhooks = self.webhooks
 
 
 def _error_body(path: str, status: int, message: str) -> bytes:
