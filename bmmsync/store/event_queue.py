@@ -28,15 +28,16 @@ MAX_BACKOFF = timedelta(minutes=10)
 
 @dataclass(frozen=True)
 class Delivery:
-    """A verified, parsed delivery ready to queue. `echo` describes the change when it may be
-    bmmsync's own (a flag label added or removed), so the worker can skip it without a GET."""
+    """A verified, parsed delivery ready to queue. `detail` is what the worker needs beyond
+    the keys: a label change that may be bmmsync's own echo (skipped without a GET), or a
+    renamed label (whose tickets the worker looks up)."""
 
     tracker: str
     delivery_id: str
     event: str
     source: str
     keys: tuple[str, ...]
-    echo: dict[str, Any]
+    detail: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ class QueuedEvent:
     event: str
     source: str
     keys: tuple[str, ...]
-    echo: dict[str, Any]
+    detail: dict[str, Any]
     attempts: int
 
 
@@ -63,7 +64,7 @@ def enqueue(session: Session, delivery: Delivery, now: datetime) -> bool:
             event=delivery.event,
             source=delivery.source,
             keys=list(delivery.keys),
-            echo=delivery.echo,
+            detail=delivery.detail,
             received_at=now,
             not_before=now,
             attempts=0,
@@ -114,7 +115,7 @@ def claim(session: Session, holder: str, now: datetime, ttl: timedelta, limit: i
     return Claim(
         token,
         [
-            QueuedEvent(r.id, r.event, r.source, tuple(r.keys), dict(r.echo or {}), r.attempts)
+            QueuedEvent(r.id, r.event, r.source, tuple(r.keys), dict(r.detail or {}), r.attempts)
             for r in rows
         ],
     )

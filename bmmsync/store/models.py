@@ -296,7 +296,7 @@ class WebhookEventRow(Base):
     event: Mapped[str] = mapped_column(String(100))
     source: Mapped[str] = mapped_column(String(100))
     keys: Mapped[list[str]] = mapped_column(Json, default=list)
-    echo: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    detail: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
     received_at: Mapped[datetime] = mapped_column(Stamp())
     not_before: Mapped[datetime] = mapped_column(Stamp())
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -25,7 +25,7 @@ def upgrade() -> None:
         sa.Column("event", sa.String(length=100), nullable=False),
         sa.Column("source", sa.String(length=100), nullable=False),
         sa.Column("keys", sa.JSON(), nullable=False),
-        sa.Column("echo", sa.JSON(), nullable=False),
+        sa.Column("detail", sa.JSON(), nullable=False),
         sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("not_before", sa.DateTime(timezone=True), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
