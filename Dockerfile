@@ -22,5 +22,8 @@ WORKDIR /data
 VOLUME ["/data"]
 ENV BMMSYNC_CONFIG=/data/bmmsync.yaml \
     PYTHONUNBUFFERED=1
+# `bmmsync run` serves /livez on web.listen (default 127.0.0.1:8080), inside the container.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["python", "-c", "import urllib.request as u; u.urlopen('http://127.0.0.1:8080/livez', timeout=4)"]
 ENTRYPOINT ["bmmsync"]
 CMD ["run"]

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from bmmsync.domain import Model, Ticket
 from bmmsync.errors import StoreError
+from bmmsync.store.dashboard_repo import replace_aggregates
 from bmmsync.store.map_repo import load_model
 from bmmsync.store.models import TraceLinkRow, VerdictRow
 from bmmsync.store.snapshot_repo import add_snapshot
@@ -33,6 +34,7 @@ from bmmsync.trace.index import MapIndex
 from bmmsync.trace.judge import Verdict, judge
 from bmmsync.trace.metrics import compute_metrics
 from bmmsync.trace.rules import MappingRules
+from bmmsync.web.aggregates import compute_aggregates
 
 TicketId = tuple[str, str]
 """(source, key): what identifies a ticket across trackers."""
@@ -79,10 +81,11 @@ def judge_store(session: Session, rules: MappingRules, today: date) -> Judgement
 
 
 def check_store(session: Session, rules: MappingRules, today: date, now: datetime) -> Judgement:
-    """A full check: judge every stored ticket and replace the stored verdicts and links.
-    What `bmmsync check` and each service run do."""
+    """A full check: judge every stored ticket and replace the stored verdicts and links, and
+    the dashboard's figures. What `bmmsync check` and each service run do."""
     judgement = judge_store(session, rules, today)
     record_verdicts(session, judgement.verdicts, now, replace_all=True)
+    replace_aggregates(session, compute_aggregates(judgement.verdicts, judgement.tickets), now)
     return judgement
 
 

@@ -1,10 +1,14 @@
 """The sprint-planning review: broken-trace items with age, assignee and how to fix them.
 
-Shared by `bmmsync review` and `bmmsync demo`.
+Shared by `bmmsync review`, `bmmsync demo` and the dashboard's downloads, which use the
+same records and the same CSV and Markdown writers, so they cannot drift apart.
 """
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -92,3 +96,64 @@ def group_by_reason(records: list[dict[str, Any]]) -> list[tuple[str, list[dict[
 
 def age_text(days: int | None) -> str:
     return "not flagged yet" if days is None else f"{days}d"
+
+
+REVIEW_FIELDS = (
+    "source",
+    "key",
+    "url",
+    "title",
+    "project",
+    "assignee",
+    "reason",
+    "detail",
+    "suggestion",
+    "flagged_since",
+    "age_days",
+)
+
+
+def review_csv(records: list[dict[str, Any]]) -> str:
+    """One row per record, `REVIEW_FIELDS` as the header, dates in ISO 8601."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=REVIEW_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    for r in records:
+        since = r["flagged_since"]
+        writer.writerow(r | {"flagged_since": since.isoformat() if since else ""})
+    return out.getvalue()
+
+
+def review_json(records: list[dict[str, Any]]) -> str:
+    """The records as `bmmsync review --format json` prints them."""
+    text = json.dumps(
+        records,
+        indent=2,
+        ensure_ascii=False,
+        default=lambda value: value.isoformat(),  # the only non-JSON values are datetimes
+    )
+    return text + "\n"
+
+
+def _md(text: object) -> str:
+    """A table cell: ticket text cannot break the table, inject HTML or mention anyone."""
+    value = str(text or "").replace("\n", " ")
+    for ch in "\\`*_[]<>|#~!":
+        value = value.replace(ch, "\\" + ch)
+    return value.replace("@", "@\u200d")
+
+
+def review_markdown(records: list[dict[str, Any]], now: datetime) -> str:
+    """Ready to paste into a planning page: one section per reason."""
+    lines = [f"# Broken trace links ({len(records)}), {now:%Y-%m-%d}", ""]
+    for group, items in group_by_reason(records):
+        lines += [f"## `{group}` ({len(items)})", ""]
+        lines += ["| Item | Title | Flagged | Assignee | How to fix |", "|---|---|---|---|---|"]
+        for r in items:
+            item = f"[{_md(r['key'])}]({r['url']})" if r["url"] else _md(r["key"])
+            lines.append(
+                f"| {item} | {_md(r['title'])} | {age_text(r['age_days'])} | "
+                f"{_md(r['assignee'])} | {_md(r['suggestion'])} |"
+            )
+        lines.append("")
+    return "\n".join(lines)

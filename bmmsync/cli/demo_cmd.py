@@ -23,10 +23,13 @@ from rich.table import Table
 from bmmsync.bot.flagging import apply_step
 from bmmsync.bot.review import group_by_reason, review_records
 from bmmsync.cli.context import app_context
-from bmmsync.config.settings import load_config
+from bmmsync.cli.serve_cmd import dashboard_server
+from bmmsync.config.settings import Config, load_config
+from bmmsync.config.web import split_listen
 from bmmsync.sandbox.server import SandboxServer
 from bmmsync.service.runner import run_once
 from bmmsync.store.database import Store
+from bmmsync.web.server import DashboardServer, WebServerError
 
 SANDBOX_URL_DEFAULT = "${BMMSYNC_SANDBOX_URL:-http://127.0.0.1:8642}"
 STORE_URL_DEFAULT = "sqlite:///bmmsync-demo.db"
@@ -45,6 +48,14 @@ def write_demo_config(directory: Path, sandbox_url: str) -> Path:
     path = directory / "bmmsync.yaml"
     path.write_text(text)
     return path
+
+
+def _demo_dashboard(config: Config) -> DashboardServer:
+    """The dashboard on `web.listen`, or on a free port when that one is taken."""
+    try:
+        return dashboard_server(config).start()
+    except WebServerError:
+        return dashboard_server(config, port=0).start()
 
 
 def _posted_comment(server: SandboxServer) -> tuple[str, str] | None:
@@ -129,8 +140,20 @@ def demo(
             soft_wrap=True,
         )
         if keep_running:
-            console.print("\nsandbox running; Ctrl+C to stop", highlight=False)
-            with contextlib.suppress(KeyboardInterrupt):
-                threading.Event().wait()
+            with _demo_dashboard(config) as dashboard:
+                console.print("\nsandbox and dashboard running; Ctrl+C to stop", highlight=False)
+                console.print(f"Dashboard: {dashboard.url}/", highlight=False, soft_wrap=True)
+                with contextlib.suppress(KeyboardInterrupt):
+                    threading.Event().wait()
+        else:
+            host, port = split_listen(config.web.listen)
+            console.print(
+                f"\nThe dashboard: `bmmsync {cfg} serve`, then open "
+                f"http://{host}:{port}/ (or `bmmsync demo --keep-running`)",
+                highlight=False,
+                markup=False,
+                soft_wrap=True,
+            )
+            console.print(f"Dashboard: http://{host}:{port}/", highlight=False, soft_wrap=True)
     if report.result == "failed":
         raise typer.Exit(1)

@@ -6,7 +6,6 @@ the store as it is: run `bmmsync sync` first (the service does sync -> check -> 
 
 from __future__ import annotations
 
-import csv
 import sys
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -18,8 +17,8 @@ from rich.table import Table
 from bmmsync.bot.flagging import execute, prepare
 from bmmsync.bot.review import (
     ReviewFilter,
-    age_text,
-    group_by_reason,
+    review_csv,
+    review_markdown,
     review_records,
     review_tables,
 )
@@ -117,21 +116,6 @@ class ReviewFormat(StrEnum):
     JSON = "json"
 
 
-REVIEW_FIELDS = (
-    "source",
-    "key",
-    "url",
-    "title",
-    "project",
-    "assignee",
-    "reason",
-    "detail",
-    "suggestion",
-    "flagged_since",
-    "age_days",
-)
-
-
 def review(
     ctx: typer.Context,
     source: str | None = typer.Option(None, "--source", help="Only this source."),
@@ -164,38 +148,10 @@ def review(
     if fmt is ReviewFormat.JSON:
         print_json(records)
     elif fmt is ReviewFormat.CSV:
-        writer = csv.DictWriter(sys.stdout, fieldnames=REVIEW_FIELDS, lineterminator="\n")
-        writer.writeheader()
-        for r in records:
-            since = r["flagged_since"]
-            writer.writerow(r | {"flagged_since": since.isoformat() if since else ""})
+        sys.stdout.write(review_csv(records))
     elif fmt is ReviewFormat.MARKDOWN:
         print(review_markdown(records, now))
     else:
         for table in review_tables(records):
             app.console.print(table)
         print(f"{len(records)} item(s) with a broken trace")
-
-
-def _md(text: object) -> str:
-    """A table cell: ticket text cannot break the table, inject HTML or mention anyone."""
-    value = str(text or "").replace("\n", " ")
-    for ch in "\\`*_[]<>|#~!":
-        value = value.replace(ch, "\\" + ch)
-    return value.replace("@", "@\u200d")
-
-
-def review_markdown(records: list[dict[str, Any]], now: datetime) -> str:
-    """Ready to paste into a planning page: one section per reason."""
-    lines = [f"# Broken trace links ({len(records)}), {now:%Y-%m-%d}", ""]
-    for group, items in group_by_reason(records):
-        lines += [f"## `{group}` ({len(items)})", ""]
-        lines += ["| Item | Title | Flagged | Assignee | How to fix |", "|---|---|---|---|---|"]
-        for r in items:
-            item = f"[{_md(r['key'])}]({r['url']})" if r["url"] else _md(r["key"])
-            lines.append(
-                f"| {item} | {_md(r['title'])} | {age_text(r['age_days'])} | "
-                f"{_md(r['assignee'])} | {_md(r['suggestion'])} |"
-            )
-        lines.append("")
-    return "\n".join(lines)

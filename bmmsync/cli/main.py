@@ -22,6 +22,7 @@ from bmmsync.cli.flag_cmds import apply, audit, plan, review
 from bmmsync.cli.model_cmd import model_app
 from bmmsync.cli.report_cmd import report
 from bmmsync.cli.sandbox import sandbox_app
+from bmmsync.cli.serve_cmd import serve
 from bmmsync.cli.service_cmds import run, status
 from bmmsync.cli.sync import sync_command
 from bmmsync.cli.trace_cmds import check, explain
@@ -52,6 +53,7 @@ app.command("audit")(audit)
 app.command("review")(review)
 app.command("run")(run)
 app.command("status")(status)
+app.command("serve")(serve)
 app.command("demo")(demo)
 
 log = logging.getLogger("bmmsync")

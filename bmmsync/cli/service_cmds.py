@@ -19,6 +19,8 @@ from bmmsync.service.scheduler import Service
 from bmmsync.store.database import Store
 from bmmsync.store.status_repo import read_status
 
+log = logging.getLogger("bmmsync.service")
+
 
 def run(
     ctx: typer.Context,
@@ -47,7 +49,24 @@ def run(
                 print(f"  error: {error}")
         raise typer.Exit(1 if report.result == "failed" else 0)
     assert app.config_path is not None
-    Service(config, app.config_path, one_run, lambda cfg: take_snapshot(cfg, store)).serve()
+    if not config.web.enabled:
+        Service(config, app.config_path, one_run, lambda cfg: take_snapshot(cfg, store)).serve()
+        return
+    from bmmsync.cli.serve_cmd import dashboard_server
+    from bmmsync.web.app import service_metrics
+
+    with dashboard_server(config) as server:
+        log.info("dashboard on %s/", server.url)
+        metrics = service_metrics(server.app)
+
+        def observed_run(current: Config, stop: threading.Event) -> RunReport:
+            report = one_run(current, stop)
+            metrics.observe_run(report.as_dict())
+            return report
+
+        Service(
+            config, app.config_path, observed_run, lambda cfg: take_snapshot(cfg, store)
+        ).serve()
 
 
 def status(

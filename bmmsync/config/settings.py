@@ -39,6 +39,7 @@ from bmmsync.config.secrets import (
     substitute,
     url_password,
 )
+from bmmsync.config.web import WebConfig
 from bmmsync.config.yamlsrc import (
     KeyPath,
     YamlDoc,
@@ -502,6 +503,9 @@ class Config(_Section):
     )
     sync: SyncConfig = Field(default=SyncConfig(), description="How trackers are read.")
     logging: LoggingConfig = Field(default=LoggingConfig(), description="Log level and format.")
+    web: WebConfig = Field(
+        default=WebConfig(), description="The dashboard, health and metrics endpoints."
+    )
     webhooks: WebhooksConfig = Field(
         default=WebhooksConfig(),
         description="Webhook endpoints (/hooks/github, /hooks/jira); polling stays the safety net.",
@@ -690,6 +694,8 @@ def _register_secrets(config: Config) -> None:
     for source in config.sources:
         if source.token is not None:
             register_secret(source.token.get_secret_value())
+    if config.web.token is not None:
+        register_secret(config.web.token.get_secret_value())
     for secret in (config.webhooks.github_secret, config.webhooks.jira_secret):
         if secret is not None:
             register_secret(secret.get_secret_value())

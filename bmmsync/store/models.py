@@ -168,6 +168,7 @@ class TicketRow(Base):
 
 class TraceLinkRow(Base):
     __tablename__ = "trace_links"
+    __table_args__ = (Index("ix_trace_links_capability", "capability"),)
 
     source: Mapped[str] = mapped_column(String(100), primary_key=True)
     key: Mapped[str] = mapped_column(String(300), primary_key=True)
@@ -316,3 +317,14 @@ class WebhookRefusalRow(Base):
     cause: Mapped[str] = mapped_column(String(50), primary_key=True)
     count: Mapped[int] = mapped_column(Integer, default=0)
     last_at: Mapped[datetime] = mapped_column(Stamp())
+
+
+class DashboardAggregateRow(Base):
+    """Figures per scope (all, a source, a project) written by each full check, so the
+    dashboard's pages read a few rows instead of judging a million tickets per request."""
+
+    __tablename__ = "dashboard_aggregates"
+
+    scope: Mapped[str] = mapped_column(String(400), primary_key=True)
+    computed_at: Mapped[datetime] = mapped_column(Stamp())
+    figures: Mapped[dict[str, Any]] = mapped_column(Json)

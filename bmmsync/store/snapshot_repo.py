@@ -32,3 +32,15 @@ def snapshots_since(session: Session, since: datetime) -> list[Snapshot]:
         .order_by(MetricSnapshotRow.taken_at, MetricSnapshotRow.id)
     )
     return [Snapshot(taken_at, figures) for taken_at, figures in session.execute(query)]
+
+
+def snapshot_before(session: Session, at: datetime) -> Snapshot | None:
+    """The latest snapshot taken at or before `at` (the dashboard's "since last week")."""
+    query = (
+        select(MetricSnapshotRow.taken_at, MetricSnapshotRow.figures)
+        .where(MetricSnapshotRow.taken_at <= at)
+        .order_by(MetricSnapshotRow.taken_at.desc(), MetricSnapshotRow.id.desc())
+        .limit(1)
+    )
+    row = session.execute(query).first()
+    return Snapshot(row[0], row[1]) if row is not None else None

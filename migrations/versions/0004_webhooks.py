@@ -1,7 +1,7 @@
 """webhook queue and refusal counts
 
 Revision ID: 0004_webhooks
-Revises: 0001
+Revises: 0005_dashboard
 Create Date: 2026-12-07 02:45:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0004_webhooks"
-down_revision: str | None = "0001"
+down_revision: str | None = "0005_dashboard"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

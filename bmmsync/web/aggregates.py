@@ -1,0 +1,174 @@
+"""The dashboard's figures per scope, computed once per full check (pure: verdicts in, dicts out).
+
+A scope is everything (`all`), one source (`source:NAME`) or one project
+(`project:SOURCE:PROJECT`). Each holds its tally, the tally per capability, the count per
+reason and per ticket state; `all` also holds the most used labels and field values that
+name no capability. One pass over the verdicts fills the project scopes, which are then
+summed into the wider ones, so the cost is linear and small next to the judging itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from bmmsync.domain import Ticket
+from bmmsync.trace.judge import Verdict
+from bmmsync.trace.reasons import Reason
+
+ALL = "all"
+UNKNOWN_EXAMPLES = 5
+UNKNOWN_LISTED = 50
+
+
+def source_scope(source: str) -> str:
+    return f"source:{source}"
+
+
+def project_scope(source: str, project: str) -> str:
+    return f"project:{source}:{project}"
+
+
+def _ratio(part: float, whole: float) -> float | None:
+    return round(part / whole, 6) if whole else None
+
+
+@dataclass(slots=True)
+class Tally:
+    """Counts over some tickets. `flagged` is in scope and untraced: what the bot flags."""
+
+    tickets: int = 0
+    in_scope: int = 0
+    traced: int = 0
+    work: float = 0.0
+    untraced_work: float = 0.0
+    last_activity: str | None = None
+
+    def add(self, verdict: Verdict, updated: datetime | None) -> None:
+        self.tickets += 1
+        if not verdict.in_scope:
+            return
+        self.in_scope += 1
+        work = 1.0 if verdict.story_points is None else float(verdict.story_points)
+        self.work += work
+        if verdict.traced:
+            self.traced += 1
+        else:
+            self.untraced_work += work
+        if updated is not None:
+            stamp = updated.date().isoformat()
+            if self.last_activity is None or stamp > self.last_activity:
+                self.last_activity = stamp
+
+    def merge(self, other: Tally) -> None:
+        self.tickets += other.tickets
+        self.in_scope += other.in_scope
+        self.traced += other.traced
+        self.work += other.work
+        self.untraced_work += other.untraced_work
+        if other.last_activity is not None and (
+            self.last_activity is None or other.last_activity > self.last_activity
+        ):
+            self.last_activity = other.last_activity
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "tickets": self.tickets,
+            "in_scope": self.in_scope,
+            "traced": self.traced,
+            "flagged": self.in_scope - self.traced,
+            "work": self.work,
+            "untraced_work": self.untraced_work,
+            "traceability": _ratio(self.traced, self.in_scope),
+            "debt_ratio": _ratio(self.untraced_work, self.work),
+            "last_activity": self.last_activity,
+        }
+
+
+@dataclass(slots=True)
+class _Scope:
+    overall: Tally = field(default_factory=Tally)
+    by_capability: dict[str, Tally] = field(default_factory=dict)
+    by_reason: dict[str, int] = field(default_factory=dict)
+    by_state: dict[str, int] = field(default_factory=dict)
+
+    def merge(self, other: _Scope) -> None:
+        self.overall.merge(other.overall)
+        for cid, tally in other.by_capability.items():
+            self.by_capability.setdefault(cid, Tally()).merge(tally)
+        for reason, n in other.by_reason.items():
+            self.by_reason[reason] = self.by_reason.get(reason, 0) + n
+        for state, n in other.by_state.items():
+            self.by_state[state] = self.by_state.get(state, 0) + n
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "overall": self.overall.as_dict(),
+            "by_capability": {
+                cid: self.by_capability[cid].as_dict() for cid in sorted(self.by_capability)
+            },
+            "by_reason": dict(sorted(self.by_reason.items())),
+            "by_state": dict(sorted(self.by_state.items())),
+        }
+
+
+def compute_aggregates(
+    verdicts: Sequence[Verdict], tickets: Sequence[Ticket]
+) -> dict[str, dict[str, Any]]:
+    """Figures per scope, from a full judgement (`verdicts[i]` judges `tickets[i]`)."""
+    projects: dict[tuple[str, str], _Scope] = {}
+    unknown: dict[tuple[str, str], list[Any]] = {}
+    unknown_reason = Reason.UNKNOWN_CAPABILITY.value
+    for verdict, ticket in zip(verdicts, tickets, strict=True):
+        scope = projects.get((verdict.source, verdict.project))
+        if scope is None:
+            scope = projects[(verdict.source, verdict.project)] = _Scope()
+        updated = ticket.updated
+        scope.overall.add(verdict, updated)
+        state = "closed" if ticket.closed else "open"
+        scope.by_state[state] = scope.by_state.get(state, 0) + 1
+        if not verdict.in_scope:
+            continue
+        for cid in dict.fromkeys(link.capability for link in verdict.links):
+            tally = scope.by_capability.get(cid)
+            if tally is None:
+                tally = scope.by_capability[cid] = Tally()
+            tally.add(verdict, updated)
+        primary = verdict.primary
+        if primary is not None and not verdict.traced:
+            scope.by_reason[primary.reason] = scope.by_reason.get(primary.reason, 0) + 1
+        for finding in verdict.findings:
+            if finding.reason == unknown_reason:
+                entry = unknown.setdefault((finding.detail, finding.suggestion), [0, []])
+                entry[0] += 1
+                if len(entry[1]) < UNKNOWN_EXAMPLES:
+                    entry[1].append({"source": verdict.source, "key": verdict.key})
+    return _rolled_up(projects, unknown)
+
+
+def _rolled_up(
+    projects: dict[tuple[str, str], _Scope], unknown: dict[tuple[str, str], list[Any]]
+) -> dict[str, dict[str, Any]]:
+    everything = _Scope()
+    sources: dict[str, _Scope] = {}
+    out: dict[str, dict[str, Any]] = {}
+    for (source, project), scope in sorted(projects.items()):
+        sources.setdefault(source, _Scope()).merge(scope)
+        everything.merge(scope)
+        out[project_scope(source, project)] = scope.as_dict()
+    for source, scope in sources.items():
+        out[source_scope(source)] = scope.as_dict()
+    ranked = sorted(unknown.items(), key=lambda item: (-item[1][0], item[0]))
+    out[ALL] = everything.as_dict() | {
+        "unknown_references": [
+            {"detail": detail, "suggestion": suggestion, "tickets": n, "examples": examples}
+            for (detail, suggestion), (n, examples) in ranked[:UNKNOWN_LISTED]
+        ],
+        "sources": sorted(sources),
+        "projects": [
+            {"source": source, "project": project} for source, project in sorted(projects)
+        ],
+    }
+    return out

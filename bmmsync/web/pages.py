@@ -1,0 +1,599 @@
+"""One view-model per page: plain JSON-ready dicts that the HTML template and the `/api/` twin
+both render, so a page and its JSON cannot disagree.
+
+Every builder reads a few rows: the map, the figures the last full check stored per scope
+(`dashboard_aggregates`), and one page of a long list through an index. None judges tickets,
+except `/explain` (one source) and the review downloads (the same records as `bmmsync review`).
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from bmmsync.domain import Status
+from bmmsync.reporting import UnknownTicketError, build_report, closest_keys, explain_stored
+from bmmsync.store.dashboard_repo import Aggregate, load_aggregate, load_aggregates
+from bmmsync.store.map_repo import load_model
+from bmmsync.store.models import AuditRow, FlagRow, RunRow, TicketRow, TraceLinkRow, VerdictRow
+from bmmsync.store.snapshot_repo import snapshot_before, snapshots_since
+from bmmsync.store.status_repo import read_status
+from bmmsync.trace.explain import ExplainNode
+from bmmsync.trace.index import MapIndex
+from bmmsync.trace.map_findings import map_findings
+from bmmsync.trace.metrics import coverage_figures, goal_figures
+from bmmsync.trace.reasons import Reason
+from bmmsync.trace.rules import MappingRules
+from bmmsync.web.aggregates import ALL, project_scope, source_scope
+from bmmsync.web.params import BadParameter, Query
+
+GAP_DAYS = 90
+TICKET_REASONS = tuple(r.value for r in Reason if not r.value.startswith("map-"))
+REVIEW_SORTS = ("reason", "key", "title", "flagged_since", "project")
+
+
+class NotFound(LookupError):
+    """A path or key names nothing: a 404 page that says what does exist."""
+
+    def __init__(self, message: str, suggestions: list[dict[str, str]]) -> None:
+        super().__init__(message)
+        self.suggestions = suggestions
+
+
+class EmptyStore(LookupError):
+    """Nothing checked yet: the page says which command to run."""
+
+
+EMPTY_HINT = (
+    "The store holds no checked tickets yet. Run `bmmsync run --once` (or `bmmsync sync` "
+    "then `bmmsync check`), then reload this page."
+)
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every page needs besides the session: the rules, the page size and the clock."""
+
+    rules: MappingRules
+    page_size: int
+    now: datetime
+
+    @property
+    def today(self) -> date:
+        return self.now.date()
+
+
+def _health(tally: dict[str, Any] | None) -> str:
+    """A node's colour: none (no open work), good, fair or poor traceability."""
+    if not tally or not tally.get("in_scope"):
+        return "none"
+    share = tally["traceability"] or 0.0
+    return "good" if share >= 0.9 else "fair" if share >= 0.6 else "poor"
+
+
+def _summed(tallies: list[dict[str, Any]]) -> dict[str, Any]:
+    in_scope = sum(t["in_scope"] for t in tallies)
+    traced = sum(t["traced"] for t in tallies)
+    return {
+        "in_scope": in_scope,
+        "traced": traced,
+        "flagged": in_scope - traced,
+        "traceability": round(traced / in_scope, 6) if in_scope else None,
+    }
+
+
+def _scope(session: Session, source: str | None, project: str | None) -> str:
+    """The aggregate scope of the source/project filters; a project in several sources needs
+    its source."""
+    if project is None:
+        return source_scope(source) if source else ALL
+    if source is not None:
+        return project_scope(source, project)
+    matches = [
+        name for name in load_aggregates(session, "project:") if name.split(":", 2)[2] == project
+    ]
+    if len(matches) > 1:
+        raise BadParameter("source", "a source, since this project is in several", "")
+    return matches[0] if matches else project_scope("", project)
+
+
+def _aggregate_or_empty(session: Session, scope: str) -> Aggregate | None:
+    """The scope's figures; raises `EmptyStore` before the first check. An unknown scope (a
+    filter that matches nothing) is None: the page shows zeros, not an error."""
+    found = load_aggregate(session, scope)
+    if found is None and load_aggregate(session, ALL) is None:
+        raise EmptyStore(EMPTY_HINT)
+    return found
+
+
+def _filters(session: Session) -> dict[str, Any]:
+    everything = load_aggregate(session, ALL)
+    figures = everything.figures if everything else {}
+    return {"sources": figures.get("sources", []), "projects": figures.get("projects", [])}
+
+
+# ------------------------------------------------------------------ / (the strategy map)
+
+
+def strategy_map(session: Session, ctx: Context, query: Query) -> dict[str, Any]:
+    source, project = query.text("source"), query.text("project")
+    scope = _scope(session, source, project)
+    aggregate = _aggregate_or_empty(session, scope)
+    figures = aggregate.figures if aggregate else {}
+    by_cap: dict[str, Any] = figures.get("by_capability", {})
+    index = MapIndex(load_model(session))
+    week_ago = snapshot_before(session, ctx.now - timedelta(days=7)) if scope == ALL else None
+    before_caps = week_ago.figures.get("by_capability", {}) if week_ago else {}
+
+    def capability_node(cid: str) -> dict[str, Any]:
+        cap = index.capabilities[cid]
+        tally = by_cap.get(cid)
+        before = before_caps.get(cid, {}).get("traceability")
+        now_share = tally["traceability"] if tally else None
+        return {
+            "id": cid,
+            "name": cap.name,
+            "status": cap.status.value,
+            "open": tally["in_scope"] if tally else 0,
+            "traced_share": now_share,
+            "flagged": tally["flagged"] if tally else 0,
+            "change": None if now_share is None or before is None else round(now_share - before, 6),
+            "health": _health(tally),
+            "last_activity": tally["last_activity"] if tally else None,
+        }
+
+    motivators = []
+    placed: set[str] = set()
+    for motivator in sorted(index.motivators.values(), key=lambda m: (m.status, m.id)):
+        decisions = []
+        for did in index.decisions_for_motivator.get(motivator.id, ()):
+            decision = index.decisions[did]
+            caps = [
+                capability_node(cid)
+                for cid in index.capabilities_for_decision.get(did, ())
+                if cid in index.capabilities
+            ]
+            placed.update(c["id"] for c in caps)
+            decisions.append(
+                {"id": did, "name": decision.name, "status": decision.status.value}
+                | _node_figures([by_cap.get(c["id"]) for c in caps])
+                | {"capabilities": caps}
+            )
+        cap_ids = {c["id"] for d in decisions for c in d["capabilities"]}
+        motivators.append(
+            {
+                "id": motivator.id,
+                "name": motivator.name,
+                "status": motivator.status.value,
+                "review_by": motivator.review_by.isoformat() if motivator.review_by else None,
+            }
+            | _node_figures([by_cap.get(cid) for cid in sorted(cap_ids)])
+            | {"decisions": decisions}
+        )
+    unplaced = [capability_node(cid) for cid in sorted(index.capabilities) if cid not in placed]
+    cutoff = (ctx.today - timedelta(days=GAP_DAYS)).isoformat()
+    gaps = {
+        "motivators_without_open_work": [
+            {"id": m["id"], "name": m["name"]}
+            for m in motivators
+            if m["status"] == Status.ACTIVE.value and m["open"] == 0
+        ],
+        "capabilities_idle_90_days": [
+            {"id": cid, "name": cap.name, "last_activity": by_cap.get(cid, {}).get("last_activity")}
+            for cid, cap in sorted(index.capabilities.items())
+            if cap.status is Status.ACTIVE
+            and (by_cap.get(cid, {}).get("last_activity") or "") < cutoff
+        ],
+    }
+    return {
+        "filters": {"source": source, "project": project} | _filters(session),
+        "computed_at": aggregate.computed_at.isoformat() if aggregate else None,
+        "week_ago_snapshot": week_ago.taken_at.isoformat() if week_ago else None,
+        "overall": figures.get("overall"),
+        "motivators": motivators,
+        "capabilities_without_decision": unplaced,
+        "gaps": gaps,
+    }
+
+
+def _node_figures(tallies: list[dict[str, Any] | None]) -> dict[str, Any]:
+    """A decision's or motivator's figures: the sum over its capabilities (a ticket linked to
+    two of them counts twice)."""
+    summed = _summed([t for t in tallies if t])
+    return {
+        "open": summed["in_scope"],
+        "traced_share": summed["traceability"],
+        "flagged": summed["flagged"],
+        "health": _health(summed),
+    }
+
+
+# ------------------------------------------------------------------ /capabilities/{id}
+
+
+def _work_query(cid: str, source: str | None, project: str | None) -> Select[*tuple[Any, ...]]:
+    query: Select[*tuple[Any, ...]] = (
+        select(
+            TicketRow.source,
+            TicketRow.key,
+            TicketRow.url,
+            TicketRow.title,
+            TicketRow.project,
+            TicketRow.state,
+            VerdictRow.traced,
+            VerdictRow.reason,
+            TraceLinkRow.via,
+            TraceLinkRow.origin,
+        )
+        .join(
+            TicketRow,
+            and_(TicketRow.source == TraceLinkRow.source, TicketRow.key == TraceLinkRow.key),
+        )
+        .join(
+            VerdictRow,
+            and_(VerdictRow.source == TraceLinkRow.source, VerdictRow.key == TraceLinkRow.key),
+        )
+        .where(TraceLinkRow.capability == cid, VerdictRow.in_scope)
+    )
+    if source:
+        query = query.where(TraceLinkRow.source == source)
+    if project:
+        query = query.where(TicketRow.project == project)
+    return query
+
+
+def _page(
+    session: Session, query: Select[*tuple[Any, ...]], page: int, size: int
+) -> dict[str, Any]:
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    rows = session.execute(query.limit(size).offset((page - 1) * size)).mappings().all()
+    return {
+        "page": page,
+        "page_size": size,
+        "total": total,
+        "pages": max(1, -(-total // size)),
+        "items": [dict(r) for r in rows],
+    }
+
+
+def capability_page(session: Session, ctx: Context, cid: str, query: Query) -> dict[str, Any]:
+    source, project = query.text("source"), query.text("project")
+    page = query.positive_int("page", 1)
+    index = MapIndex(load_model(session))
+    cap = index.capabilities.get(cid)
+    if cap is None:
+        close = [index.find_capability(t) or t for t in index.did_you_mean(cid)]
+        close += difflib.get_close_matches(cid, list(index.capabilities), n=3)
+        found = [c for c in dict.fromkeys(close) if c in index.capabilities]
+        raise NotFound(
+            f"no capability {cid!r} in the map",
+            [
+                {"label": f"{c}: {index.capabilities[c].name}", "href": f"/capabilities/{c}"}
+                for c in found[:3]
+            ],
+        )
+    everything = _aggregate_or_empty(session, ALL)
+    chain = []
+    for did in cap.decisions:
+        decision = index.decisions.get(did)
+        chain.append(
+            {
+                "id": did,
+                "name": decision.name if decision else "",
+                "status": decision.status.value if decision else "undefined",
+                "motivators": [
+                    {
+                        "id": mid,
+                        "name": index.motivators[mid].name if mid in index.motivators else "",
+                        "status": (
+                            index.motivators[mid].status.value
+                            if mid in index.motivators
+                            else "undefined"
+                        ),
+                    }
+                    for mid in (decision.motivators if decision else ())
+                ],
+            }
+        )
+    breakdown = []
+    for prefix, kind in (("source:", "source"), ("project:", "project")):
+        for name, agg in sorted(load_aggregates(session, prefix).items()):
+            tally = agg.figures.get("by_capability", {}).get(cid)
+            if tally:
+                breakdown.append({"kind": kind, "name": name.split(":", 1)[1]} | tally)
+    work = _work_query(cid, source, project).order_by(TraceLinkRow.source, TraceLinkRow.key)
+    flagged = work.where(VerdictRow.traced.is_(False))
+    return {
+        "id": cid,
+        "name": cap.name,
+        "status": cap.status.value,
+        "aliases": list(cap.aliases),
+        "filters": {"source": source, "project": project} | _filters(session),
+        "chain": chain,
+        "figures": (everything.figures.get("by_capability", {}).get(cid) if everything else None),
+        "breakdown": breakdown,
+        "open_work": _page(session, work, page, ctx.page_size),
+        "flagged": _page(session, flagged, 1, ctx.page_size),
+    }
+
+
+# ------------------------------------------------------------------ /review
+
+
+def review_query(
+    source: str | None,
+    project: str | None,
+    reason: str | None,
+    text: str | None,
+    flagged_since: date | None,
+) -> Select[*tuple[Any, ...]]:
+    """Stored verdicts whose trace is broken, with the ticket and the bot's flag."""
+    query: Select[*tuple[Any, ...]] = (
+        select(
+            VerdictRow.source,
+            VerdictRow.key,
+            TicketRow.url,
+            TicketRow.title,
+            TicketRow.project,
+            TicketRow.assignee,
+            VerdictRow.reason,
+            VerdictRow.detail,
+            VerdictRow.suggestion,
+            FlagRow.flagged_at,
+            FlagRow.cleared_at,
+        )
+        .join(
+            TicketRow, and_(TicketRow.source == VerdictRow.source, TicketRow.key == VerdictRow.key)
+        )
+        .outerjoin(
+            FlagRow, and_(FlagRow.source == VerdictRow.source, FlagRow.key == VerdictRow.key)
+        )
+        .where(VerdictRow.in_scope, VerdictRow.traced.is_(False))
+    )
+    if source:
+        query = query.where(VerdictRow.source == source)
+    if project:
+        query = query.where(TicketRow.project == project)
+    if reason:
+        query = query.where(VerdictRow.reason == reason)
+    if text:
+        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(
+            or_(
+                func.lower(TicketRow.title).like(pattern.lower(), escape="\\"),
+                func.lower(VerdictRow.key).like(pattern.lower(), escape="\\"),
+            )
+        )
+    if flagged_since:
+        start = datetime.combine(flagged_since, datetime.min.time(), UTC)
+        query = query.where(FlagRow.flagged_at >= start, FlagRow.cleared_at.is_(None))
+    return query
+
+
+def review_page(session: Session, ctx: Context, query: Query) -> dict[str, Any]:
+    source, project = query.text("source"), query.text("project")
+    reason = query.choice("reason", TICKET_REASONS)
+    text = query.text("q")
+    since = query.day("flagged_since")
+    sort = query.choice("sort", REVIEW_SORTS + tuple(f"-{s}" for s in REVIEW_SORTS))
+    page = query.positive_int("page", 1)
+    _aggregate_or_empty(session, ALL)
+    base = review_query(source, project, reason, text, since)
+    columns: dict[str, list[Any]] = {
+        "reason": [VerdictRow.reason],
+        "key": [VerdictRow.source, VerdictRow.key],
+        "title": [TicketRow.title],
+        "flagged_since": [FlagRow.flagged_at],
+        "project": [VerdictRow.source, TicketRow.project],
+    }
+    name = (sort or "reason").lstrip("-")
+    descending = bool(sort and sort.startswith("-"))
+    order = [c.desc() if descending else c.asc() for c in columns[name]]
+    ordered = base.order_by(*order, VerdictRow.source, VerdictRow.key)
+    listed = _page(session, ordered, page, ctx.page_size)
+    for item in listed["items"]:
+        since_at = item.pop("flagged_at")
+        cleared = item.pop("cleared_at")
+        active = since_at if since_at is not None and cleared is None else None
+        item["flagged_since"] = active.isoformat() if active else None
+        item["age_days"] = (ctx.now - active).days if active else None
+        item["explain"] = f"/explain?key={item['key']}&source={item['source']}"
+    matching = base.subquery()
+    counts = session.execute(
+        select(matching.c.reason, func.count()).group_by(matching.c.reason)
+    ).all()
+    return {
+        "filters": {
+            "source": source,
+            "project": project,
+            "reason": reason,
+            "q": text,
+            "flagged_since": since.isoformat() if since else None,
+            "sort": sort or "reason",
+            "reasons": list(TICKET_REASONS),
+        }
+        | _filters(session),
+        "by_reason": {r: n for r, n in sorted(counts)},
+        "results": listed,
+    }
+
+
+# ------------------------------------------------------------------ /explain
+
+
+def _node(node: ExplainNode) -> dict[str, Any]:
+    return {
+        "kind": node.kind,
+        "id": node.id,
+        "title": node.title,
+        "status": node.status,
+        "provenance": node.provenance,
+        "ok": node.ok,
+        "children": [_node(c) for c in node.children],
+    }
+
+
+def explain_page(session: Session, ctx: Context, query: Query) -> dict[str, Any]:
+    key = query.text("key", required=True)
+    source = query.text("source")
+    assert key is not None
+    try:
+        found = explain_stored(session, ctx.rules, ctx.today, key, source)
+    except UnknownTicketError as exc:
+        raise NotFound(
+            str(exc),
+            [{"label": k, "href": f"/explain?key={k}"} for k in closest_keys(session, key, source)],
+        ) from None
+    return {
+        "key": found.key,
+        "source": found.source,
+        "traced": found.traced,
+        "in_scope": found.verdict.in_scope,
+        "broken_step": found.broken_step,
+        "suggestion": found.suggestion,
+        "findings": [
+            {
+                "reason": f.reason,
+                "severity": f.severity.value,
+                "detail": f.detail,
+                "suggestion": f.suggestion,
+            }
+            for f in found.findings
+        ],
+        "tree": _node(found.tree),
+    }
+
+
+# ------------------------------------------------------------------ /report
+
+
+def current_figures(session: Session, ctx: Context, everything: Aggregate) -> dict[str, Any]:
+    """The last check's figures in the shape of `Metrics.as_dict()`, so `build_report` (the
+    one `bmmsync report` uses) reads them; goals and coverage come from the map."""
+    index = MapIndex(load_model(session))
+    by_cap = everything.figures.get("by_capability", {})
+    groups = {
+        f"by_{kind}": {
+            name.split(":", 1)[1]: agg.figures["overall"]
+            for name, agg in load_aggregates(session, f"{kind}:").items()
+        }
+        for kind in ("source", "project")
+    }
+    worked = [cid for cid, t in by_cap.items() if t["in_scope"]]
+    return {
+        "today": ctx.today.isoformat(),
+        "overall": everything.figures["overall"],
+        **groups,
+        "by_capability": by_cap,
+        "goals": goal_figures(index, ctx.today).as_dict(),
+        "coverage": coverage_figures(index, worked).as_dict(),
+    }
+
+
+def report_page(session: Session, ctx: Context, query: Query) -> dict[str, Any]:
+    days = query.positive_int("days", 90)
+    everything = _aggregate_or_empty(session, ALL)
+    assert everything is not None
+    since = ctx.now - timedelta(days=days)
+    report = build_report(
+        current_figures(session, ctx, everything), snapshots_since(session, since), since.date()
+    )
+    report["trend"]["first_taken_at"] = _iso(report["trend"]["first_taken_at"])
+    for point in report["trend"]["series"]:
+        point["taken_at"] = _iso(point["taken_at"])
+    return {"days": days, "computed_at": everything.computed_at.isoformat()} | report
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime | date) else value
+
+
+# ------------------------------------------------------------------ /map (admins)
+
+
+def map_page(session: Session, ctx: Context, query: Query) -> dict[str, Any]:
+    everything = _aggregate_or_empty(session, ALL)
+    assert everything is not None
+    index = MapIndex(load_model(session))
+    by_cap = everything.figures.get("by_capability", {})
+    worked = [cid for cid, t in by_cap.items() if t["in_scope"]]
+    findings = map_findings(index, ctx.today, worked)
+    overdue = [
+        {"id": m.id, "name": m.name, "review_by": m.review_by.isoformat(), "owner": m.owner}
+        for m in sorted(index.motivators.values(), key=lambda m: m.id)
+        if m.status is Status.ACTIVE and m.review_by is not None and m.review_by < ctx.today
+    ]
+    retired_used = [
+        {"id": cid, "name": index.capabilities[cid].name, "open": by_cap[cid]["in_scope"]}
+        for cid in sorted(by_cap)
+        if cid in index.capabilities
+        and index.capabilities[cid].status is Status.RETIRED
+        and by_cap[cid]["in_scope"]
+    ]
+    return {
+        "computed_at": everything.computed_at.isoformat(),
+        "findings": [
+            {
+                "reason": f.reason,
+                "severity": f.severity.value,
+                "detail": f.detail,
+                "suggestion": f.suggestion,
+            }
+            for f in findings
+        ],
+        "motivators_overdue": overdue,
+        "retired_capabilities_in_use": retired_used,
+        "unknown_references": everything.figures.get("unknown_references", []),
+    }
+
+
+# ------------------------------------------------------------------ /status
+
+
+def status_page(session: Session, ctx: Context, query: Query) -> dict[str, Any]:
+    state = read_status(session, ctx.now)
+    runs = session.scalars(select(RunRow).order_by(RunRow.started_at.desc()).limit(10)).all()
+    deferred = session.scalar(select(func.count()).where(FlagRow.deferred.is_(True))) or 0
+    writes = session.execute(
+        select(AuditRow.action, AuditRow.status, func.count()).group_by(
+            AuditRow.action, AuditRow.status
+        )
+    ).all()
+    return {
+        "runs": [
+            {
+                "id": r.id,
+                "started_at": r.started_at.isoformat(),
+                "finished_at": r.finished_at.isoformat() if r.finished_at else None,
+                "holder": r.holder,
+                "result": r.result,
+                "errors": list((r.summary or {}).get("errors", [])),
+            }
+            for r in runs
+        ],
+        "lease": (
+            {"holder": state.lease.holder, "expires_at": state.lease.expires_at.isoformat()}
+            if state.lease
+            else None
+        ),
+        "sources": [
+            {
+                "name": s.name,
+                "kind": s.kind,
+                "last_sync_at": s.last_sync_at.isoformat() if s.last_sync_at else None,
+                "last_result": s.last_result,
+                "last_error": s.last_error,
+                "rate_limit_remaining": s.rate_limit_remaining,
+                "flagged": s.flagged,
+                "deferred": s.deferred,
+            }
+            for s in state.sources
+        ],
+        "writes_deferred": deferred,
+        "writes": [{"action": a, "status": st, "count": n} for a, st, n in sorted(writes)],
+    }
