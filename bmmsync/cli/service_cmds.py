@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,9 +15,18 @@ from bmmsync.bot.flagging import apply_step
 from bmmsync.cli.context import Format, app_context
 from bmmsync.cli.output import print_json
 from bmmsync.config.settings import Config
-from bmmsync.service.runner import RunReport, run_once, take_snapshot
+from bmmsync.hooks.routes import hook_routes
+from bmmsync.hooks.worker import Worker, webhooks_on
+from bmmsync.service.runner import (
+    RunReport,
+    config_digest,
+    default_holder,
+    run_once,
+    take_snapshot,
+)
 from bmmsync.service.scheduler import Service
 from bmmsync.store.database import Store
+from bmmsync.store.event_queue import depth
 from bmmsync.store.status_repo import read_status
 
 log = logging.getLogger("bmmsync.service")
@@ -36,8 +46,11 @@ def run(
     logging.getLogger("bmmsync").setLevel(logging.INFO)
     store = app.store()
 
+    writer = threading.Lock()  # the scheduled run and the webhook worker write in turn
+
     def one_run(current: Config, stop: threading.Event) -> RunReport:
-        return run_once(current, store, apply_writes=apply_step(stop), stop=stop, full=full)
+        with writer:
+            return run_once(current, store, apply_writes=apply_step(stop), stop=stop, full=full)
 
     if once:
         report = one_run(config, threading.Event())
@@ -49,13 +62,28 @@ def run(
                 print(f"  error: {error}")
         raise typer.Exit(1 if report.result == "failed" else 0)
     assert app.config_path is not None
+    config_path = app.config_path
+    worker = Worker(
+        lambda: service.config, store, default_holder(), digest=config_digest, writer=writer
+    )
+
+    def start_service(run_fn: Callable[[Config, threading.Event], RunReport]) -> Service:
+        made = Service(config, config_path, run_fn, lambda cfg: take_snapshot(cfg, store))
+        if webhooks_on(config):
+            threading.Thread(
+                target=worker.serve, args=(made.stop,), name="webhook-worker", daemon=True
+            ).start()
+        return made
+
     if not config.web.enabled:
-        Service(config, app.config_path, one_run, lambda cfg: take_snapshot(cfg, store)).serve()
+        service = start_service(one_run)
+        service.serve()
         return
     from bmmsync.cli.serve_cmd import dashboard_server
     from bmmsync.web.app import service_metrics
 
-    with dashboard_server(config) as server:
+    routes = hook_routes(lambda: service.config, store, worker.wake.set)
+    with dashboard_server(config, extra_routes=routes) as server:
         log.info("dashboard on %s/", server.url)
         metrics = service_metrics(server.app)
 
@@ -64,9 +92,8 @@ def run(
             metrics.observe_run(report.as_dict())
             return report
 
-        Service(
-            config, app.config_path, observed_run, lambda cfg: take_snapshot(cfg, store)
-        ).serve()
+        service = start_service(observed_run)
+        service.serve()
 
 
 def status(
@@ -82,6 +109,7 @@ def status(
     store: Store = app.store()
     with store.session() as session:
         state = read_status(session, now)
+        queued = depth(session)
     last = state.last_finished_run
     next_run = last["started_at"] + config.schedule.poll_every if last is not None else None
     data: dict[str, Any] = {
@@ -93,6 +121,7 @@ def status(
             else None
         ),
         "sources": [vars(s) for s in state.sources],
+        "webhook_queue": queued,
     }
     failed = last is not None and last["result"] == "failed"
     if fmt is Format.JSON:
@@ -112,6 +141,8 @@ def status(
             console.print(f"  error: {error}", highlight=False, markup=False)
         if next_run is not None:
             console.print(f"next run due {next_run:%Y-%m-%d %H:%M:%S} UTC", highlight=False)
+    if queued or webhooks_on(config):
+        console.print(f"webhook queue: {queued} event(s) waiting", highlight=False)
     console.print(
         f"lease: held by {state.lease.holder} until {state.lease.expires_at:%H:%M:%S} UTC"
         if state.lease

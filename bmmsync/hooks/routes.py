@@ -47,8 +47,11 @@ async def _read_capped(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-def hook_routes(config: Callable[[], Config], store: Store) -> list[Route]:
-    """The two endpoints. `config` gives the current config (the service may reload it)."""
+def hook_routes(
+    config: Callable[[], Config], store: Store, on_queued: Callable[[], None] | None = None
+) -> list[Route]:
+    """The two endpoints. `config` gives the current config (the service may reload it);
+    `on_queued` wakes this process's worker when a new delivery is stored."""
 
     def counted(tracker: str, cause: str) -> None:
         with store.session() as session:
@@ -111,6 +114,8 @@ def hook_routes(config: Callable[[], Config], store: Store) -> list[Route]:
                 return JSONResponse({"error": "store unavailable"}, 503)
             if not new:
                 return await refuse(tracker, "duplicate", 200, "duplicate delivery")
+            if on_queued is not None:
+                on_queued()
             return JSONResponse({"queued": True}, 202)
 
         return receive

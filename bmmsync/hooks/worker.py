@@ -62,6 +62,11 @@ class DrainReport:
     errors: list[str] = field(default_factory=list)
 
 
+def webhooks_on(config: Config) -> bool:
+    """A webhook secret is set: deliveries may arrive (here or at another instance)."""
+    return config.webhooks.github_secret is not None or config.webhooks.jira_secret is not None
+
+
 def _has(labels: Iterable[str], label: str) -> bool:
     return label.casefold() in {x.casefold() for x in labels}
 
