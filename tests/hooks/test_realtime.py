@@ -3,18 +3,23 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 from unittest import mock
 
 import pytest
+from sqlalchemy import select
 
 from bmmsync.bot.flagging import apply_step
 from bmmsync.config.settings import Config
+from bmmsync.hooks.worker import Worker
 from bmmsync.sandbox.server import SandboxServer
-from bmmsync.service.runner import run_once
+from bmmsync.service.runner import config_digest, run_once
 from bmmsync.store.database import Store
 from bmmsync.store.event_queue import depth
-from tests.hooks.helpers import hook_config, register, serve_hooks, settle
+from bmmsync.store.models import AuditRow
+from tests.hooks.helpers import deliveries, hook_config, register, serve_hooks, settle
 
 FLAG = "trace-broken"
 
@@ -95,3 +100,111 @@ def test_jira_label_fix_is_reflected_and_a_deleted_ticket_is_marked_gone(
         from bmmsync.store.ticket_repo import stored_keys
 
         assert "PLAT-15" not in stored_keys(s, "platform")
+
+
+FIXES = (("acme/web", 9), ("acme/mobile", 7), ("acme/web", 10))
+
+
+def _fix_three(sandbox: SandboxServer) -> None:
+    """Three humans fix three traces: the right capability label on each."""
+    state = sandbox.state
+    for repo, number in FIXES:
+        issue = state.gh_issue(repo, number)
+        labels = [x for x in issue.labels if not x.lower().startswith("cap:")]
+        state.gh_set_labels(issue, [*labels, "cap:portal"], "alice")
+
+
+def _write_counts(store: Store) -> dict[tuple[str, str], int]:
+    with store.session() as s:
+        rows = s.execute(
+            select(AuditRow.key, AuditRow.action).where(AuditRow.run_id.like("hook-%"))
+        ).all()
+    counts: dict[tuple[str, str], int] = {}
+    for key, action in rows:
+        counts[(key, action)] = counts.get((key, action), 0) + 1
+    return counts
+
+
+def test_duplicated_and_reordered_deliveries_write_each_change_once(
+    flagged: Config, sandbox: SandboxServer, store: Store
+) -> None:
+    with serve_hooks(flagged, store) as root:
+        register(sandbox, root)
+        sandbox.sandbox.webhooks.set_faults({"duplicate": 6, "reorder": 4})
+        _fix_three(sandbox)
+        report = settle(sandbox, flagged, store)
+    sent = sandbox.sandbox.webhooks.snapshot()["deliveries"]
+    assert len({d["id"] for d in sent}) < len(sent)  # duplicates did arrive
+    for repo, number in FIXES:
+        assert FLAG not in _labels(sandbox, repo, number)
+    counts = _write_counts(store)
+    assert counts and set(counts.values()) == {1}, counts
+    assert report.fetched == len(FIXES)
+
+
+def test_dropped_deliveries_are_caught_by_the_reconciliation_poll(
+    flagged: Config, sandbox: SandboxServer, store: Store
+) -> None:
+    with serve_hooks(flagged, store) as root:
+        register(sandbox, root)
+        sandbox.sandbox.webhooks.set_faults({"drop_percent": 100})
+        _fix_three(sandbox)
+        report = settle(sandbox, flagged, store)
+        assert report.events == 0
+        assert all(FLAG in _labels(sandbox, r, n) for r, n in FIXES)  # nothing came
+        poll = run_once(flagged, store, apply_writes=apply_step())
+    assert poll.result == "ok"
+    assert not any(FLAG in _labels(sandbox, r, n) for r, n in FIXES)
+
+
+def test_wrongly_signed_deliveries_are_refused_and_the_rest_go_through(
+    flagged: Config, sandbox: SandboxServer, store: Store
+) -> None:
+    with serve_hooks(flagged, store) as root:
+        register(sandbox, root)
+        sandbox.sandbox.webhooks.set_faults({"bad_signature": 1})
+        _fix_three(sandbox)
+        settle(sandbox, flagged, store)
+    sent = sandbox.sandbox.webhooks.snapshot()["deliveries"]
+    assert sent[0]["status"] == 401 and all(d["status"] == 202 for d in sent[1:])
+    assert FLAG in _labels(sandbox, *FIXES[0])  # its delivery was refused: left to the poll
+    assert not any(FLAG in _labels(sandbox, r, n) for r, n in FIXES[1:])
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_two_instances_sharing_the_queue_write_each_change_once(
+    flagged: Config, sandbox: SandboxServer, store: Store, db_url: str
+) -> None:
+    """Two workers (own connections, own holders) drain one PostgreSQL queue at once."""
+    with serve_hooks(flagged, store) as root:
+        register(sandbox, root)
+        _fix_three(sandbox)
+        deliveries(sandbox)
+        stores = [Store.open(db_url) for _ in range(2)]
+        workers = [
+            Worker(lambda: flagged, st, f"instance-{i}", digest=config_digest)
+            for i, st in enumerate(stores)
+        ]
+        stop = threading.Event()
+        threads = [threading.Thread(target=w.serve, args=(stop,)) for w in workers]
+        try:
+            for t in threads:
+                t.start()
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                deliveries(sandbox)
+                with store.session() as s:
+                    if depth(s) == 0 and not any(FLAG in _labels(sandbox, r, n) for r, n in FIXES):
+                        break
+                time.sleep(0.2)
+        finally:
+            stop.set()
+            for w in workers:
+                w.wake.set()
+            for t in threads:
+                t.join(30)
+            for st in stores:
+                st.close()
+    assert not any(FLAG in _labels(sandbox, r, n) for r, n in FIXES)
+    counts = _write_counts(store)
+    assert counts and set(counts.values()) == {1}, counts
