@@ -183,23 +183,42 @@ class Worker:
         for event in batch.events:
             by_source.setdefault(event.source, []).append(event)
         changed: list[tuple[str, str]] = []
+        refreshed: list[int] = []
         for source, events in by_source.items():
             ids = [e.id for e in events]
             try:
                 changed += self._refresh(config, source, events, ours, now, report)
             except KeyError:  # the source left the config: nothing to do for its events
                 log.info("webhook events for unknown source %s dropped", source)
-            except Exception as exc:
-                report.retried += len(ids)
-                report.errors.append(f"source {source}: {type(exc).__name__}: {exc}")
-                with self.store.session() as session:
-                    retry_later(session, ids, batch.token, report.errors[-1], now)
-                log.warning("webhook events retried later: %s", report.errors[-1])
+                refreshed += ids
                 continue
-            with self.store.session() as session:
-                complete(session, ids, batch.token, datetime.now(UTC))
-        if changed:
-            self._apply(config, changed, report)
+            except Exception as exc:
+                self._retry(ids, batch.token, f"source {source}", exc, now, report)
+                continue
+            refreshed += ids
+        try:
+            if changed:
+                self._apply(config, changed, report)
+        except Exception as exc:  # events are done only once their writes are
+            self._retry(refreshed, batch.token, "apply", exc, now, report)
+            return
+        with self.store.session() as session:
+            complete(session, refreshed, batch.token, datetime.now(UTC))
+
+    def _retry(
+        self,
+        ids: list[int],
+        token: str,
+        what: str,
+        exc: Exception,
+        now: datetime,
+        report: DrainReport,
+    ) -> None:
+        report.retried += len(ids)
+        report.errors.append(f"{what}: {type(exc).__name__}: {exc}")
+        with self.store.session() as session:
+            retry_later(session, ids, token, report.errors[-1], now)
+        log.warning("webhook events retried later: %s", report.errors[-1])
 
     def _refresh(
         self,

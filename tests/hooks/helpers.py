@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -79,12 +80,14 @@ def deliveries(sandbox: SandboxServer, *, settle: float = 15.0) -> list[dict[str
         time.sleep(0.02)
 
 
-def drain(config: Config, store: Store, holder: str = "test-worker") -> DrainReport:
+def drain(
+    config: Config, store: Store, holder: str = "test-worker", now: datetime | None = None
+) -> DrainReport:
     """Drain the queue to empty with a real worker; the reports of every batch, summed."""
     worker = Worker(lambda: config, store, holder, digest=config_digest)
     total = DrainReport()
     while True:
-        report = worker.drain_once()
+        report = worker.drain_once(now=now)
         if not report.events:
             return total
         for name in ("events", "echoes", "fetched", "gone", "retried", "writes", "failed_writes"):

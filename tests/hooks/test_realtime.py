@@ -3,8 +3,12 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from unittest import mock
 
@@ -13,13 +17,13 @@ from sqlalchemy import select
 
 from bmmsync.bot.flagging import apply_step
 from bmmsync.config.settings import Config
-from bmmsync.hooks.worker import Worker
+from bmmsync.hooks.worker import CLAIM_TTL, Worker
 from bmmsync.sandbox.server import SandboxServer
 from bmmsync.service.runner import config_digest, run_once
 from bmmsync.store.database import Store
 from bmmsync.store.event_queue import depth
 from bmmsync.store.models import AuditRow
-from tests.hooks.helpers import deliveries, hook_config, register, serve_hooks, settle
+from tests.hooks.helpers import deliveries, drain, hook_config, register, serve_hooks, settle
 
 FLAG = "trace-broken"
 
@@ -208,3 +212,57 @@ def test_two_instances_sharing_the_queue_write_each_change_once(
     assert not any(FLAG in _labels(sandbox, r, n) for r, n in FIXES)
     counts = _write_counts(store)
     assert counts and set(counts.values()) == {1}, counts
+
+
+def _effects(sandbox: SandboxServer) -> dict[tuple[str, str], int]:
+    """Writes the tracker carried out (2xx), by method and path."""
+    counts: dict[tuple[str, str], int] = {}
+    for r in sandbox.sandbox.log.snapshot(True)["requests"]:
+        if r["method"] != "GET" and r["status"] < 300:
+            counts[(r["method"], r["path"])] = counts.get((r["method"], r["path"]), 0) + 1
+    return counts
+
+
+def test_kill_9_during_queue_processing_then_a_restart_ends_right(
+    tmp_path: Path, flagged: Config, sandbox: SandboxServer, store: Store
+) -> None:
+    """The worker process is killed while a tracker write hangs; the restarted worker takes
+    the expired claim, reads fresh, and finishes: every flag right, no write done twice."""
+    assert flagged.path is not None
+    with serve_hooks(flagged, store) as root:
+        register(sandbox, root)
+        _fix_three(sandbox)
+        deliveries(sandbox)
+    with store.session() as s:
+        queued = depth(s)
+    assert queued >= len(FIXES)
+    sandbox.sandbox.log.clear()
+    sandbox.state.config.update({"timeout_seconds": 60})
+    sandbox.sandbox.faults.add("/github/repos/acme/web/issues/10/labels/", "timeout", 1, "DELETE")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.hooks.drain_process", str(flagged.path), "worker-a"],
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while sandbox.sandbox.faults.as_list():  # taken: the write hangs in the sandbox now
+            assert time.monotonic() < deadline and proc.poll() is None, "the write never hung"
+            time.sleep(0.05)
+        before = _effects(sandbox)
+    finally:
+        proc.kill()
+        proc.wait(10)
+    assert proc.returncode == -signal.SIGKILL
+    sandbox.sandbox.faults.clear()
+    with store.session() as s:
+        assert depth(s) == queued  # nothing was completed: all still queued
+    # the restarted service (same identity) once the dead worker's claim has expired
+    later = datetime.now(UTC) + CLAIM_TTL + timedelta(seconds=1)
+    report = drain(flagged, store, "worker-a", now=later)
+    assert report.events == queued
+    assert not any(FLAG in _labels(sandbox, r, n) for r, n in FIXES)
+    after = _effects(sandbox)
+    assert set(after.values()) == {1}, after  # each effect once, across the kill
+    assert set(before) < set(after)
+    with store.session() as s:
+        assert depth(s) == 0
