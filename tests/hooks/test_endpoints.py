@@ -12,11 +12,14 @@ import pytest
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
+from bmmsync.config.secrets import Secret
 from bmmsync.config.settings import Config, load_config
 from bmmsync.hooks.routes import MAX_BODY, hook_routes
 from bmmsync.hooks.signature import sign
 from bmmsync.store.database import Store
 from bmmsync.store.event_queue import claim, depth, health
+from bmmsync.web.app import create_app
+from bmmsync.web.storehandle import StoreHandle
 from tests.cli.helpers import REPO
 
 SECRET = "s3cret-for-github"
@@ -193,3 +196,30 @@ def test_an_endpoint_without_a_secret_accepts_nothing(
     client = TestClient(Starlette(routes=hook_routes(lambda: bare, store)))
     assert _github(client, _issue_event()).status_code == 401
     assert _refusals(store) == {"no-secret": 1}
+
+
+def test_on_the_dashboard_the_hooks_pass_its_auth_and_show_in_metrics(
+    tmp_path: Path, config: Config, store: Store, db_url: str
+) -> None:
+    """Mounted as `bmmsync run` mounts them: outside the dashboard's token auth (they are
+    signed), and their refusals and queue depth appear in /metrics."""
+    guarded = config.model_copy(
+        update={"web": config.web.model_copy(update={"auth": "token", "token": Secret("web-tok")})}
+    )
+    handle = StoreHandle(db_url)
+    app = create_app(
+        guarded,
+        handle,
+        extra_routes=hook_routes(lambda: guarded, store),
+        open_prefixes=("/hooks/",),
+    )
+    try:
+        with TestClient(app) as client:
+            assert client.get("/review").status_code == 401  # the dashboard is guarded
+            assert _github(client, _issue_event()).status_code == 202  # the hook is not
+            assert _github(client, _issue_event(), secret=None).status_code == 401
+            metrics = client.get("/metrics").text
+    finally:
+        handle.close()
+    assert "bmmsync_webhook_queue_depth 1.0" in metrics
+    assert 'bmmsync_webhook_refusals_total{cause="unsigned",tracker="github"} 1.0' in metrics
