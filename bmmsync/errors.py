@@ -31,3 +31,8 @@ class SourceError(BmmsyncError):
     def __init__(self, source: str, message: str) -> None:
         self.source = source
         super().__init__(f"source {source!r}: {message}")
+
+
+class LeaseLost(BmmsyncError):
+    """This process no longer holds the run lease (taken over, or not renewed in time): it
+    must not write to a tracker again in this run."""

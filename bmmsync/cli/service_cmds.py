@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
-from datetime import UTC, datetime
+from collections.abc import Sequence
 from typing import Any
 
 import typer
@@ -17,14 +16,8 @@ from bmmsync.cli.output import print_json
 from bmmsync.config.settings import Config
 from bmmsync.hooks.routes import hook_routes
 from bmmsync.hooks.worker import Worker, webhooks_on
-from bmmsync.service.runner import (
-    RunReport,
-    config_digest,
-    default_holder,
-    run_once,
-    take_snapshot,
-)
-from bmmsync.service.scheduler import Service
+from bmmsync.service.runner import RunReport, run_once, take_snapshot
+from bmmsync.service.scheduler import RunFn, Service, backoff_delay
 from bmmsync.store.database import Store
 from bmmsync.store.event_queue import depth
 from bmmsync.store.status_repo import read_status
@@ -48,12 +41,14 @@ def run(
 
     writer = threading.Lock()  # the scheduled run and the webhook worker write in turn
 
-    def one_run(current: Config, stop: threading.Event) -> RunReport:
+    def one_run(current: Config, stop: threading.Event, notes: Sequence[str]) -> RunReport:
         with writer:
-            return run_once(current, store, apply_writes=apply_step(stop), stop=stop, full=full)
+            return run_once(
+                current, store, apply_writes=apply_step(stop), stop=stop, full=full, notes=notes
+            )
 
     if once:
-        report = one_run(config, threading.Event())
+        report = one_run(config, threading.Event(), ())
         if fmt is Format.JSON:
             print_json(report.as_dict())
         else:
@@ -63,11 +58,9 @@ def run(
         raise typer.Exit(1 if report.result == "failed" else 0)
     assert app.config_path is not None
     config_path = app.config_path
-    worker = Worker(
-        lambda: service.config, store, default_holder(), digest=config_digest, writer=writer
-    )
+    worker = Worker(lambda: service.config, store, writer=writer)
 
-    def start_service(run_fn: Callable[[Config, threading.Event], RunReport]) -> Service:
+    def start_service(run_fn: RunFn) -> Service:
         made = Service(config, config_path, run_fn, lambda cfg: take_snapshot(cfg, store))
         if webhooks_on(config):
             threading.Thread(
@@ -87,8 +80,8 @@ def run(
         log.info("dashboard on %s/", server.url)
         metrics = service_metrics(server.app)
 
-        def observed_run(current: Config, stop: threading.Event) -> RunReport:
-            report = one_run(current, stop)
+        def observed_run(current: Config, stop: threading.Event, notes: Sequence[str]) -> RunReport:
+            report = one_run(current, stop, notes)
             metrics.observe_run(report.as_dict())
             return report
 
@@ -105,16 +98,18 @@ def status(
     Exit 1 if the last finished run failed."""
     app = app_context(ctx)
     config = app.config()
-    now = datetime.now(UTC)
     store: Store = app.store()
     with store.session() as session:
-        state = read_status(session, now)
+        state = read_status(session)
         queued = depth(session)
     last = state.last_finished_run
-    next_run = last["started_at"] + config.schedule.poll_every if last is not None else None
+    poll = config.schedule.poll_every
+    failures = state.failures_in_a_row
+    next_run = last["started_at"] + backoff_delay(failures, poll) if last is not None else None
     data: dict[str, Any] = {
         "last_run": state.last_run,
         "next_run": next_run,
+        "failures_in_a_row": failures,
         "lease": (
             {"holder": state.lease.holder, "expires_at": state.lease.expires_at}
             if state.lease
@@ -139,7 +134,15 @@ def status(
         )
         for error in summary.get("errors", []):
             console.print(f"  error: {error}", highlight=False, markup=False)
-        if next_run is not None:
+        for note in summary.get("notes", []):
+            console.print(f"  warning: {note}", highlight=False, markup=False)
+        if next_run is not None and failures > 1:
+            console.print(
+                f"backing off after {failures} failed runs in a row: next run due "
+                f"{next_run:%Y-%m-%d %H:%M:%S} UTC",
+                highlight=False,
+            )
+        elif next_run is not None:
             console.print(f"next run due {next_run:%Y-%m-%d %H:%M:%S} UTC", highlight=False)
     if queued or webhooks_on(config):
         console.print(f"webhook queue: {queued} event(s) waiting", highlight=False)

@@ -13,6 +13,8 @@ memory. Either way an echo costs no write, so it cannot loop.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import uuid
 from collections.abc import Callable, Iterable
@@ -26,10 +28,11 @@ from bmmsync.bot.flagging import execute, prepare
 from bmmsync.checking import Judgement, recheck
 from bmmsync.config.settings import Config
 from bmmsync.domain import Ticket
+from bmmsync.service.lease import RunLease
+from bmmsync.service.runner import take_run_lease
 from bmmsync.store import ticket_repo
 from bmmsync.store.database import Store
 from bmmsync.store.event_queue import QueuedEvent, claim, complete, retry_later
-from bmmsync.store.lease import release, try_acquire
 from bmmsync.store.map_repo import load_model
 from bmmsync.store.models import TicketRow, WebhookEventRow
 from bmmsync.sync import connector_options
@@ -41,7 +44,6 @@ log = logging.getLogger("bmmsync.hooks")
 
 CLAIM_TTL = timedelta(seconds=60)
 """Longer than a batch takes; a worker killed mid-batch frees its events after this."""
-LEASE_TTL = timedelta(minutes=15)
 IDLE_WAIT = 2.0
 """Seconds between looks at the queue when no delivery woke the worker (deliveries taken by
 another instance, events whose back-off ended)."""
@@ -116,16 +118,14 @@ class Worker:
         self,
         config: Callable[[], Config],
         store: Store,
-        holder: str,
+        holder: str | None = None,
         *,
-        digest: Callable[[Config], str],
         factory: ConnectorFactory = connector_for,
         writer: threading.Lock | None = None,
     ) -> None:
         self.config = config
         self.store = store
-        self.holder = holder
-        self.digest = digest
+        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}"
         self.factory = factory
         self.writer = writer or threading.Lock()
         self.wake = threading.Event()
@@ -159,20 +159,17 @@ class Worker:
             return report
         config = self.config()
         with self.writer:
-            digest = self.digest(config)
-            with self.store.session() as session:
-                other = try_acquire(session, self.holder, digest, now, LEASE_TTL)
-            if other is not None:
-                report.skipped = f"lease held by {other.holder}"
+            lease = take_run_lease(config, self.store)
+            if isinstance(lease, str):
+                report.skipped = lease
                 return report
-            try:
-                self._batch(config, now, limit, report)
-            finally:
-                with self.store.session() as session:
-                    release(session, self.holder, datetime.now(UTC))
+            with lease:
+                self._batch(config, lease, now, limit, report)
         return report
 
-    def _batch(self, config: Config, now: datetime, limit: int, report: DrainReport) -> None:
+    def _batch(
+        self, config: Config, lease: RunLease, now: datetime, limit: int, report: DrainReport
+    ) -> None:
         with self.store.session() as session:
             batch = claim(session, self.holder, now, CLAIM_TTL, limit)
         report.events = len(batch.events)
@@ -198,7 +195,7 @@ class Worker:
             refreshed += ids
         try:
             if changed:
-                self._apply(config, changed, report)
+                self._apply(config, lease, changed, report)
         except Exception as exc:  # events are done only once their writes are
             self._retry(refreshed, batch.token, "apply", exc, now, report)
             return
@@ -266,7 +263,9 @@ class Worker:
             report.gone += ticket_repo.mark_gone(session, source, gone, now)
         return [(source, key) for key in sorted(keys)]
 
-    def _apply(self, config: Config, changed: list[tuple[str, str]], report: DrainReport) -> None:
+    def _apply(
+        self, config: Config, lease: RunLease, changed: list[tuple[str, str]], report: DrainReport
+    ) -> None:
         now = datetime.now(UTC)
         with self.store.session() as session:
             result = recheck(session, config.mapping.to_rules(), now.date(), changed, now=now)
@@ -283,9 +282,14 @@ class Worker:
             now=now,
             judgement=judgement,
             factory=lambda src, _options: self.connector(config, src.name),
+            sleep=lease.sleep,
         )
         stats = execute(
-            prepared, self.store, label=config.flagging.label, run_id=f"hook-{uuid.uuid4().hex[:8]}"
+            prepared,
+            self.store,
+            label=config.flagging.label,
+            fence=lease,
+            run_id=f"hook-{uuid.uuid4().hex[:8]}",
         )
         report.writes += stats.done
         report.failed_writes += stats.failed

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 from starlette.routing import Mount, Router
@@ -156,6 +157,16 @@ class SandboxApp:
                 429: "Too Many Requests",
             }[status]
             await _send_json(send, status, _error_body(path, status, message), headers)
+        elif fault == "hold":
+            faults = self.sandbox.faults
+            held = faults.hold(scope["method"], path)
+            deadline = time.monotonic() + self.sandbox.state.config.timeout_seconds
+            try:
+                while not faults.is_released(held) and time.monotonic() < deadline:
+                    await asyncio.sleep(0.005)
+            finally:
+                faults.unhold(held)
+            await self.router(scope, receive, send)
         elif fault == "timeout":
             await asyncio.sleep(self.sandbox.state.config.timeout_seconds)
             await _send_json(send, 504, _error_body(path, 504, "Gateway Timeout"))

@@ -33,7 +33,11 @@ Webhooks (every ticket change, API or control, is sent signed to each registered
 
 Faults, config, request log
 - `POST /_sandbox/faults` `{"route": regex-or-prefix, "method"?, "status": 500|502|503|429|
-  "timeout"|"malformed"|"truncated", "count"?: N}`; `GET` lists them; `DELETE` clears them.
+  "timeout"|"malformed"|"truncated"|"hold", "count"?: N, "after"?: N}`; `GET` lists them;
+  `DELETE` clears them (and releases held requests). `after` lets N matching requests through
+  before the fault applies.
+- `GET /_sandbox/holds`: the requests a `hold` fault keeps waiting `[{method, path}]`;
+  `DELETE /_sandbox/holds` releases them (each then gets its normal answer).
 - `POST /_sandbox/config` with any of `SandboxConfig`'s keys (`github_rate_limit`,
   `github_rate_limit_status`, `github_secondary_limit`, `github_secondary_retry_after`,
   `jira_search_lag`, `jira_time_zone`, `jira_rate_limit`, `jira_retry_after`,
@@ -133,6 +137,8 @@ class ControlApi:
             r("/faults", "POST", self.add_fault),
             r("/faults", "GET", lambda req, body: self.sandbox.faults.as_list()),
             r("/faults", "DELETE", lambda req, body: self.sandbox.faults.clear()),
+            r("/holds", "GET", lambda req, body: self.sandbox.faults.holds()),
+            r("/holds", "DELETE", lambda req, body: self.sandbox.faults.release()),
             r("/config", "POST", self.set_config),
             r("/config", "GET", lambda req, body: self.state.config.as_dict()),
             r("/webhooks", "POST", self.add_webhook),
@@ -358,13 +364,18 @@ class ControlApi:
     # ----- faults, config, log ---------------------------------------------------------------
     def add_fault(self, request: Request, body: dict[str, Any]) -> dict[str, Any]:
         rule = self.sandbox.faults.add(
-            str(body["route"]), body["status"], int(body.get("count", 1)), body.get("method")
+            str(body["route"]),
+            body["status"],
+            int(body.get("count", 1)),
+            body.get("method"),
+            int(body.get("after", 0)),
         )
         return {
             "route": rule.route,
             "status": rule.status,
             "count": rule.count,
             "method": rule.method,
+            "after": rule.after,
         }
 
     def add_webhook(self, request: Request, body: dict[str, Any]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -268,7 +269,11 @@ class RunRow(Base):
 
 
 class LeaseRow(Base):
-    """A named lease with expiry: one writer across instances."""
+    """A named lease with expiry: one writer across instances.
+
+    `token` is the fencing token, bumped at each acquisition; `host`, `pid` and
+    `process_start` identify the holding process, so a dead holder on this host is taken over
+    at once."""
 
     __tablename__ = "leases"
 
@@ -277,6 +282,10 @@ class LeaseRow(Base):
     config_digest: Mapped[str] = mapped_column(String(64), default="")
     acquired_at: Mapped[datetime] = mapped_column(Stamp())
     expires_at: Mapped[datetime] = mapped_column(Stamp())
+    token: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    host: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    pid: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    process_start: Mapped[str] = mapped_column(String(40), default="", server_default="")
 
 
 class WebhookEventRow(Base):

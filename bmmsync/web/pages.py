@@ -556,7 +556,7 @@ def map_page(session: Session, ctx: Context, query: Query) -> dict[str, Any]:
 
 
 def status_page(session: Session, ctx: Context, query: Query) -> dict[str, Any]:
-    state = read_status(session, ctx.now)
+    state = read_status(session)
     runs = session.scalars(select(RunRow).order_by(RunRow.started_at.desc()).limit(10)).all()
     deferred = session.scalar(select(func.count()).where(FlagRow.deferred.is_(True))) or 0
     writes = session.execute(

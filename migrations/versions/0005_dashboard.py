@@ -1,7 +1,7 @@
 """dashboard aggregates, and trace links by capability
 
 Revision ID: 0005_dashboard
-Revises: 0001
+Revises: 0002_lease
 Create Date: 2026-12-07 02:50:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0005_dashboard'
-down_revision: str | None = '0001'
+down_revision: str | None = '0002_lease'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

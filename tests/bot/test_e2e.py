@@ -14,7 +14,7 @@ from bmmsync.store.audit_repo import list_audit
 from bmmsync.store.database import Store
 from connectors.base import marker_tag
 from connectors.registry import connector_for
-from tests.bot.helpers import apply, bot_config, plan, sync
+from tests.bot.helpers import apply, bot_config, plan, run_lease, sync
 from tests.sync.helpers import clear_log, requests_log
 
 TAG = marker_tag(MARKER)
@@ -166,8 +166,8 @@ def test_crash_after_comment_posted_rerun_leaves_one_comment(
     first = crashing.plan.writes[1]
     assert first.action.value == "create-comment"
 
-    with pytest.raises(Crash):
-        execute(crashing, store, label="trace-broken", run_id="crashed")
+    with pytest.raises(Crash), run_lease(store) as lease:
+        execute(crashing, store, label="trace-broken", fence=lease, run_id="crashed")
     stats = apply(config, store, run_id="rerun")
 
     assert stats.failed == 0
@@ -215,7 +215,8 @@ def test_refused_and_deleted_tickets_are_audited_and_the_rest_goes_on(
     prepared = prepare(config, store, factory=lambda s, o: Refuses(connector_for(s, o), refused))
     sandbox_control.jira_delete(deleted)
 
-    stats = execute(prepared, store, label="trace-broken")
+    with run_lease(store) as lease:
+        stats = execute(prepared, store, label="trace-broken", fence=lease)
 
     assert stats.failed == 4  # label + comment on each of the two
     assert stats.done == len(prepared.plan.writes) - 4

@@ -8,10 +8,9 @@ from pathlib import Path
 
 from bmmsync.config.settings import load_config
 from bmmsync.hooks.worker import Worker
-from bmmsync.service.runner import config_digest
 from bmmsync.store.database import Store
 
 if __name__ == "__main__":
     config = load_config(Path(sys.argv[1]))
     store = Store.open(config.store.url.get_secret_value())
-    Worker(lambda: config, store, sys.argv[2], digest=config_digest).serve(threading.Event())
+    Worker(lambda: config, store, sys.argv[2]).serve(threading.Event())

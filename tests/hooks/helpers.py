@@ -19,7 +19,6 @@ from bmmsync.config.settings import Config, load_config
 from bmmsync.hooks.routes import hook_routes
 from bmmsync.hooks.worker import DrainReport, Worker
 from bmmsync.sandbox.server import SandboxServer
-from bmmsync.service.runner import config_digest
 from bmmsync.store.database import Store
 from tests.cli.helpers import write_sandbox_config
 
@@ -84,7 +83,7 @@ def drain(
     config: Config, store: Store, holder: str = "test-worker", now: datetime | None = None
 ) -> DrainReport:
     """Drain the queue to empty with a real worker; the reports of every batch, summed."""
-    worker = Worker(lambda: config, store, holder, digest=config_digest)
+    worker = Worker(lambda: config, store, holder)
     total = DrainReport()
     while True:
         report = worker.drain_once(now=now)

@@ -19,7 +19,7 @@ from bmmsync.bot.flagging import apply_step
 from bmmsync.config.settings import Config
 from bmmsync.hooks.worker import CLAIM_TTL, Worker
 from bmmsync.sandbox.server import SandboxServer
-from bmmsync.service.runner import config_digest, run_once
+from bmmsync.service.runner import run_once
 from bmmsync.store.database import Store
 from bmmsync.store.event_queue import depth
 from bmmsync.store.models import AuditRow
@@ -185,10 +185,7 @@ def test_two_instances_sharing_the_queue_write_each_change_once(
         _fix_three(sandbox)
         deliveries(sandbox)
         stores = [Store.open(db_url) for _ in range(2)]
-        workers = [
-            Worker(lambda: flagged, st, f"instance-{i}", digest=config_digest)
-            for i, st in enumerate(stores)
-        ]
+        workers = [Worker(lambda: flagged, st, f"instance-{i}") for i, st in enumerate(stores)]
         stop = threading.Event()
         threads = [threading.Thread(target=w.serve, args=(stop,)) for w in workers]
         try:
