@@ -252,11 +252,46 @@ def _rejudge(
     context = _with_ancestors(session, tickets)
     index = MapIndex(load_model(session))
     verdicts = [v for v in judge(context, index, rules, today) if (v.source, v.key) in affected]
+    _keep_stored_suggestions(session, verdicts)
     judged = {(v.source, v.key) for v in verdicts}
     dropped = sorted(affected - judged)
     _delete_rows(session, dropped)
     record_verdicts(session, verdicts, now or datetime.now(UTC), replace_all=False)
     return Recheck(verdicts, dropped)
+
+
+def _keep_stored_suggestions(session: Session, verdicts: list[Verdict]) -> None:
+    """Where a ticket's problems are what the store already says, keep the stored
+    suggestions: an incremental judge sees too few tickets to quote per-project usage, and a
+    changed suggestion would edit the ticket's comment (and answer every webhook echo)."""
+    by_source: dict[str, list[str]] = {}
+    for v in verdicts:
+        if v.findings:
+            by_source.setdefault(v.source, []).append(v.key)
+    stored: dict[TicketId, list[dict[str, Any]]] = {}
+    for source, keys in by_source.items():
+        for start in range(0, len(keys), BATCH_ROWS):
+            query = select(VerdictRow.key, VerdictRow.findings).where(
+                VerdictRow.source == source, VerdictRow.key.in_(keys[start : start + BATCH_ROWS])
+            )
+            stored.update(
+                ((source, key), findings or []) for key, findings in session.execute(query)
+            )
+    for i, v in enumerate(verdicts):
+        old = stored.get((v.source, v.key))
+        if not old or len(old) != len(v.findings):
+            continue
+        same = all(
+            (f.reason, f.severity.value, f.detail)
+            == (o.get("reason"), o.get("severity"), o.get("detail"))
+            for f, o in zip(v.findings, old, strict=True)
+        )
+        if same:
+            findings = tuple(
+                replace(f, suggestion=str(o.get("suggestion") or ""))
+                for f, o in zip(v.findings, old, strict=True)
+            )
+            verdicts[i] = replace(v, findings=findings)
 
 
 def recheck(

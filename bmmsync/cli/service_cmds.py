@@ -9,14 +9,18 @@ from typing import Any
 
 import typer
 from rich.table import Table
+from starlette.routing import BaseRoute
 
 from bmmsync.bot.flagging import apply_step
 from bmmsync.cli.context import Format, app_context
 from bmmsync.cli.output import print_json
 from bmmsync.config.settings import Config
+from bmmsync.hooks.routes import hook_routes
+from bmmsync.hooks.worker import Worker, webhooks_on
 from bmmsync.service.runner import RunReport, run_once, take_snapshot
-from bmmsync.service.scheduler import Service, backoff_delay
+from bmmsync.service.scheduler import RunFn, Service, backoff_delay
 from bmmsync.store.database import Store
+from bmmsync.store.event_queue import depth
 from bmmsync.store.status_repo import read_status
 from bmmsync.untrusted import safe, visible
 from bmmsync.web.server import DashboardServer, WebServerError
@@ -38,15 +42,17 @@ def run(
     config = app.config()
     store = app.store()
 
+    writer = threading.Lock()  # the scheduled run and the webhook worker write in turn
     logged_as = [config.logging]
 
     def one_run(current: Config, stop: threading.Event, notes: Sequence[str]) -> RunReport:
         if current.logging != logged_as[0]:  # the service re-reads its config before each run
             app.apply_logging(current)
             logged_as[0] = current.logging
-        return run_once(
-            current, store, apply_writes=apply_step(stop), stop=stop, full=full, notes=notes
-        )
+        with writer:
+            return run_once(
+                current, store, apply_writes=apply_step(stop), stop=stop, full=full, notes=notes
+            )
 
     if once:
         report = one_run(config, threading.Event(), ())
@@ -58,9 +64,27 @@ def run(
                 print(f"  error: {visible(error)}")
         raise typer.Exit(1 if report.result == "failed" else 0)
     assert app.config_path is not None
-    server = _dashboard(config)
+    config_path = app.config_path
+    running: list[Service] = []
+
+    def current_config() -> Config:
+        """The config the scheduler last loaded (it re-reads the file before each run)."""
+        return running[0].config if running else config
+
+    worker = Worker(current_config, store, writer=writer)
+
+    def start_service(run_fn: RunFn) -> Service:
+        made = Service(config, config_path, run_fn, lambda cfg: take_snapshot(cfg, store))
+        running.append(made)
+        if webhooks_on(config):
+            threading.Thread(
+                target=worker.serve, args=(made.stop,), name="webhook-worker", daemon=True
+            ).start()
+        return made
+
+    server = _dashboard(config, hook_routes(current_config, store, worker.wake.set))
     if server is None:
-        Service(config, app.config_path, one_run, lambda cfg: take_snapshot(cfg, store)).serve()
+        start_service(one_run).serve()
         return
     from bmmsync.web.app import service_metrics
 
@@ -73,12 +97,10 @@ def run(
 
     with server:
         log.info("dashboard, health and metrics on %s/", server.url)
-        Service(
-            config, app.config_path, observed_run, lambda cfg: take_snapshot(cfg, store)
-        ).serve()
+        start_service(observed_run).serve()
 
 
-def _dashboard(config: Config) -> DashboardServer | None:
+def _dashboard(config: Config, hooks: Sequence[BaseRoute]) -> DashboardServer | None:
     """The dashboard on `web.listen`, unless disabled. A port that is taken is logged and the
     service runs on without it (the health check then reports it): syncing and flagging must
     not stop because another process holds the port."""
@@ -87,7 +109,7 @@ def _dashboard(config: Config) -> DashboardServer | None:
     from bmmsync.cli.serve_cmd import dashboard_server
 
     try:
-        return dashboard_server(config)
+        return dashboard_server(config, extra_routes=hooks)
     except WebServerError as exc:
         log.error("dashboard not served: %s", exc)
         return None
@@ -105,6 +127,7 @@ def status(
     store: Store = app.store()
     with store.session() as session:
         state = read_status(session)
+        queued = depth(session)
     last = state.last_finished_run
     poll = config.schedule.poll_every
     failures = state.failures_in_a_row
@@ -119,6 +142,7 @@ def status(
             else None
         ),
         "sources": [vars(s) for s in state.sources],
+        "webhook_queue": queued,
     }
     failed = last is not None and last["result"] == "failed"
     if fmt is Format.JSON:
@@ -147,6 +171,8 @@ def status(
             )
         elif next_run is not None:
             console.print(f"next run due {next_run:%Y-%m-%d %H:%M:%S} UTC", highlight=False)
+    if queued or webhooks_on(config):
+        console.print(f"webhook queue: {queued} event(s) waiting", highlight=False)
     console.print(
         safe(
             f"lease: held by {state.lease.holder} until {state.lease.expires_at:%H:%M:%S} UTC"

@@ -55,7 +55,7 @@ from bmmsync.trace.rules import MappingRules
 CONFIG_ENV = "BMMSYNC_CONFIG"
 DEFAULT_CONFIG_NAME = "bmmsync.yaml"
 # Keys whose input is never echoed back in a problem: it may be a secret.
-_MASKED_KEYS = frozenset({"token", "url"})
+_MASKED_KEYS = frozenset({"token", "url", "github_secret", "jira_secret"})
 
 # ---------------------------------------------------------------- value types
 
@@ -485,6 +485,21 @@ class LoggingConfig(_Section):
         return value.upper() if isinstance(value, str) else value
 
 
+class WebhooksConfig(_Section):
+    """Deliveries from trackers; an endpoint whose secret is not set accepts nothing."""
+
+    github_secret: Secret | None = Field(
+        default=None,
+        description="Secret of the GitHub webhook (App, repository or organisation), used to"
+        " verify X-Hub-Signature-256; give it as ${ENV} or ${file:PATH}. Masked everywhere.",
+    )
+    jira_secret: Secret | None = Field(
+        default=None,
+        description="Secret of the Jira webhook (Cloud admin webhook or Data Center), used to"
+        " verify X-Hub-Signature; give it as ${ENV} or ${file:PATH}. Masked everywhere.",
+    )
+
+
 class Config(_Section):
     """The whole configuration file."""
 
@@ -512,6 +527,10 @@ class Config(_Section):
     )
     outcomes: OutcomesConfig = Field(
         default=OutcomesConfig(), description="How effort by goal sizes work without points."
+    )
+    webhooks: WebhooksConfig = Field(
+        default=WebhooksConfig(),
+        description="Webhook endpoints (/hooks/github, /hooks/jira); polling stays the safety net.",
     )
 
     _path: Path | None = PrivateAttr(None)
@@ -699,6 +718,9 @@ def _register_secrets(config: Config) -> None:
             register_secret(source.token.get_secret_value())
     if config.web.token is not None:
         register_secret(config.web.token.get_secret_value())
+    for secret in (config.webhooks.github_secret, config.webhooks.jira_secret):
+        if secret is not None:
+            register_secret(secret.get_secret_value())
 
 
 def config_json_schema() -> dict[str, Any]:

@@ -23,6 +23,7 @@ from bmmsync.sandbox.limits import Limits
 from bmmsync.sandbox.request_log import LoggedRequest, RequestLog
 from bmmsync.sandbox.state import GITHUB_TOKENS, SandboxState
 from bmmsync.sandbox.web import dumps
+from bmmsync.sandbox.webhooks import WebhookBook
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,8 @@ class Sandbox:
         self.limits = Limits(self.state.config, self.state.clock)
         self.faults = FaultBook()
         self.log = RequestLog()
+        self.webhooks = WebhookBook(self.state)
+        self.state.webhooks = self.webhooks
 
 
 def _error_body(path: str, status: int, message: str) -> bytes:

@@ -135,6 +135,7 @@ def _fresh(server: SandboxServer, jira_deployment: str) -> SandboxServer:
     server.sandbox.limits.reset()
     server.sandbox.faults.clear()
     server.sandbox.log.clear()
+    server.sandbox.webhooks.clear()
     return server
 
 

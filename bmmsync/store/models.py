@@ -301,6 +301,46 @@ class LeaseRow(Base):
     process_start: Mapped[str] = mapped_column(String(40), default="", server_default="")
 
 
+class WebhookEventRow(Base):
+    """A tracker delivery waiting for the worker: the durable queue behind /hooks/*.
+
+    One row per delivery id (dedupe); `claimed_until` makes a claim expire, so a worker
+    killed mid-batch leaves its events to the next one; `not_before` holds the back-off."""
+
+    __tablename__ = "webhook_events"
+    __table_args__ = (
+        Index("uq_webhook_events_delivery", "tracker", "delivery_id", unique=True),
+        Index("ix_webhook_events_pending", "done_at", "not_before"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tracker: Mapped[str] = mapped_column(String(20))
+    delivery_id: Mapped[str] = mapped_column(String(200))
+    event: Mapped[str] = mapped_column(String(100))
+    source: Mapped[str] = mapped_column(String(100))
+    keys: Mapped[list[str]] = mapped_column(Json, default=list)
+    detail: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    received_at: Mapped[datetime] = mapped_column(Stamp())
+    not_before: Mapped[datetime] = mapped_column(Stamp())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    claimed_until: Mapped[datetime | None] = mapped_column(Stamp())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    done_at: Mapped[datetime | None] = mapped_column(Stamp())
+
+
+class WebhookRefusalRow(Base):
+    """Deliveries refused or ignored, counted by tracker and cause (`bmmsync webhooks check`
+    reads it; any instance may have received them, so the count lives in the store)."""
+
+    __tablename__ = "webhook_refusals"
+
+    tracker: Mapped[str] = mapped_column(String(20), primary_key=True)
+    cause: Mapped[str] = mapped_column(String(50), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    last_at: Mapped[datetime] = mapped_column(Stamp())
+
+
 class DashboardAggregateRow(Base):
     """Figures per scope (all, a source, a project) written by each full check, so the
     dashboard's pages read a few rows instead of judging a million tickets per request."""

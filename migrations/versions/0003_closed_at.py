@@ -1,7 +1,7 @@
 """tickets.closed_at: when a ticket was last closed (for velocity and effort by period)
 
 Revision ID: 0003_closed_at
-Revises: 0001
+Revises: 0002_lease
 Create Date: 2026-12-07 02:45:00
 
 Existing rows stay NULL until the next `bmmsync sync --full` re-reads every ticket.

@@ -1,7 +1,7 @@
 """measurements: key-result values recorded by `bmmsync model measure`
 
 Revision ID: 0006_outcomes
-Revises: 0003_closed_at
+Revises: 0005_dashboard
 Create Date: 2026-12-07 03:00:00
 """
 
