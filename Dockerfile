@@ -2,6 +2,7 @@
 # Build: docker build -t bmmsync .
 # Run:   docker run --rm -v "$PWD/deploy:/data" -e GITHUB_TOKEN bmmsync run
 #        (/data holds bmmsync.yaml, the model file and, with SQLite, the database)
+# tests/packaging builds the wheel from exactly what the COPY lines below take.
 
 FROM python:3.11-slim AS build
 WORKDIR /src
@@ -9,7 +10,10 @@ COPY pyproject.toml constraints.txt README.md ./
 COPY bmmsync ./bmmsync
 COPY connectors ./connectors
 COPY migrations ./migrations
-RUN python -m pip wheel --no-cache-dir --wheel-dir /wheels -c constraints.txt .
+COPY config ./config
+# Dependencies from the hashed lock, then bmmsync itself without resolving anything more.
+RUN python -m pip wheel --no-cache-dir --require-hashes --wheel-dir /wheels -r constraints.txt \
+    && python -m pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
 
 FROM python:3.11-slim
 RUN useradd --create-home --uid 10001 bmmsync \

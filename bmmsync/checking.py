@@ -13,8 +13,8 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Table, Text, delete, select, text
@@ -23,15 +23,19 @@ from sqlalchemy.orm import Session
 
 from bmmsync.domain import Model, Ticket
 from bmmsync.errors import StoreError
+from bmmsync.outcomes.effort import Delivered, GoalMap, SizeRule, work_of
+from bmmsync.outcomes.period import Period
+from bmmsync.outcomes.velocity import velocity
 from bmmsync.store.dashboard_repo import replace_aggregates
 from bmmsync.store.map_repo import load_model
+from bmmsync.store.measurement_repo import all_measurements
 from bmmsync.store.models import TraceLinkRow, VerdictRow
 from bmmsync.store.snapshot_repo import add_snapshot
 from bmmsync.store.ticket_repo import children_of, iter_tickets, tickets_by_id
 from bmmsync.store.upsert import BATCH_ROWS
 from bmmsync.trace.incremental import changed_capabilities, lookup_keys_changed
 from bmmsync.trace.index import MapIndex
-from bmmsync.trace.judge import Verdict, judge
+from bmmsync.trace.judge import Verdict, judge, tickets_by_source
 from bmmsync.trace.metrics import compute_metrics
 from bmmsync.trace.rules import MappingRules
 from bmmsync.web.aggregates import closed_work, compute_aggregates
@@ -48,6 +52,7 @@ class Judgement:
     index: MapIndex
     tickets: list[Ticket]
     verdicts: list[Verdict]
+    rules: MappingRules
 
 
 @contextmanager
@@ -77,7 +82,7 @@ def judge_store(session: Session, rules: MappingRules, today: date) -> Judgement
     index = MapIndex(model)
     with _gc_paused():
         tickets = list(iter_tickets(session))
-    return Judgement(model, index, tickets, judge(tickets, index, rules, today))
+    return Judgement(model, index, tickets, judge(tickets, index, rules, today), rules)
 
 
 def check_store(session: Session, rules: MappingRules, today: date, now: datetime) -> Judgement:
@@ -247,11 +252,46 @@ def _rejudge(
     context = _with_ancestors(session, tickets)
     index = MapIndex(load_model(session))
     verdicts = [v for v in judge(context, index, rules, today) if (v.source, v.key) in affected]
+    _keep_stored_suggestions(session, verdicts)
     judged = {(v.source, v.key) for v in verdicts}
     dropped = sorted(affected - judged)
     _delete_rows(session, dropped)
     record_verdicts(session, verdicts, now or datetime.now(UTC), replace_all=False)
     return Recheck(verdicts, dropped)
+
+
+def _keep_stored_suggestions(session: Session, verdicts: list[Verdict]) -> None:
+    """Where a ticket's problems are what the store already says, keep the stored
+    suggestions: an incremental judge sees too few tickets to quote per-project usage, and a
+    changed suggestion would edit the ticket's comment (and answer every webhook echo)."""
+    by_source: dict[str, list[str]] = {}
+    for v in verdicts:
+        if v.findings:
+            by_source.setdefault(v.source, []).append(v.key)
+    stored: dict[TicketId, list[dict[str, Any]]] = {}
+    for source, keys in by_source.items():
+        for start in range(0, len(keys), BATCH_ROWS):
+            query = select(VerdictRow.key, VerdictRow.findings).where(
+                VerdictRow.source == source, VerdictRow.key.in_(keys[start : start + BATCH_ROWS])
+            )
+            stored.update(
+                ((source, key), findings or []) for key, findings in session.execute(query)
+            )
+    for i, v in enumerate(verdicts):
+        old = stored.get((v.source, v.key))
+        if not old or len(old) != len(v.findings):
+            continue
+        same = all(
+            (f.reason, f.severity.value, f.detail)
+            == (o.get("reason"), o.get("severity"), o.get("detail"))
+            for f, o in zip(v.findings, old, strict=True)
+        )
+        if same:
+            findings = tuple(
+                replace(f, suggestion=str(o.get("suggestion") or ""))
+                for f, o in zip(v.findings, old, strict=True)
+            )
+            verdicts[i] = replace(v, findings=findings)
 
 
 def recheck(
@@ -324,9 +364,48 @@ def stored_verdicts(session: Session) -> list[VerdictRow]:
     return list(session.scalars(select(VerdictRow).order_by(VerdictRow.source, VerdictRow.key)))
 
 
+VELOCITY_WINDOW = timedelta(days=28)
+"""Each snapshot stores the velocity of the four weeks before it: the points of its trend."""
+
+
 def store_snapshot(session: Session, judgement: Judgement, now: datetime) -> dict[str, Any]:
     """Compute the figures of a full judgement as of `now` and store them as one snapshot (the
     points `bmmsync report` draws trends from). Returns the stored figures."""
-    figures = compute_metrics(judgement.verdicts, judgement.index, now.date()).as_dict()
+    measured = all_measurements(session)
+    figures = compute_metrics(judgement.verdicts, judgement.index, now.date(), measured).as_dict()
+    recent = Period(now - VELOCITY_WINDOW, now, "last 28d")
+    figures["velocity"] = velocity(
+        delivered_work(judgement, recent, SizeRule(), now.date()),
+        GoalMap.of(judgement.model),
+        recent,
+    ).snapshot()
     add_snapshot(session, now, figures)
     return figures
+
+
+def delivered_work(
+    judgement: Judgement, period: Period, size: SizeRule, today: date
+) -> list[Delivered]:
+    """Tickets closed in `period` (by their stored closed date) with their work and, when
+    traced, the capabilities their trace reaches. Closed tickets are judged as if open (same
+    rules otherwise, parents from every stored ticket); pull requests, exempt tickets and
+    ignored types are not delivered work. A ticket counts once, at its last closing."""
+    closed = [t for t in judgement.tickets if t.closed_at is not None and t.closed_at in period]
+    if not closed:
+        return []
+    rules = replace(judgement.rules, ignore_closed=False)
+    context = tickets_by_source(judgement.tickets)
+    verdicts = judge(closed, judgement.index, rules, today, context=context)
+    out = []
+    for ticket, verdict in zip(closed, verdicts, strict=True):
+        if not verdict.in_scope:
+            continue
+        assert ticket.closed_at is not None
+        unit, amount = work_of(ticket, size)
+        capabilities = (
+            tuple(dict.fromkeys(c.capability for c in verdict.chain)) if verdict.traced else ()
+        )
+        out.append(
+            Delivered(ticket.source, ticket.key, ticket.closed_at, unit, amount, capabilities)
+        )
+    return out

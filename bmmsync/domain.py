@@ -66,6 +66,16 @@ class Assessment:
 
 
 @dataclass(frozen=True, slots=True)
+class Measurement:
+    """A key result's value on a date: `bmmsync model measure`, or an import."""
+
+    motivator: str
+    metric: str
+    at: date
+    value: float
+
+
+@dataclass(frozen=True, slots=True)
 class Decision:
     id: str
     name: str

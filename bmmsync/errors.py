@@ -31,3 +31,19 @@ class SourceError(BmmsyncError):
     def __init__(self, source: str, message: str) -> None:
         self.source = source
         super().__init__(f"source {source!r}: {message}")
+
+
+class LeaseLost(BmmsyncError):
+    """This process no longer holds the run lease (taken over, or not renewed in time): it
+    must not write to a tracker again in this run."""
+
+
+class InputError(BmmsyncError):
+    """Values given on the command line or in an imported file are invalid. Carries every
+    problem (each with its file and line when there is one); nothing was recorded."""
+
+    exit_code = 2
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))

@@ -18,7 +18,7 @@ _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "ta
 _RESERVED = ("time", "level", "logger", "message", "exception")
 # A bare value is one word of plain characters; anything else is quoted and escaped.
 _BARE = re.compile(r"[^\s=\"'\\\x00-\x1f\x7f-\x9f\u2028\u2029]+")
-_NOISY = ("httpx", "httpcore", "urllib3", "github", "uvicorn.access", "alembic")
+_NOISY = ("httpx", "httpcore", "urllib3", "github", "uvicorn.access", "alembic", "apscheduler")
 
 
 def _extras(record: logging.LogRecord) -> dict[str, Any]:

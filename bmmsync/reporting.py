@@ -9,16 +9,22 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bmmsync.checking import Judgement, judge_store
-from bmmsync.domain import Finding
+from bmmsync.checking import Judgement, delivered_work, judge_store
+from bmmsync.domain import Finding, Measurement, Model
 from bmmsync.errors import BmmsyncError
+from bmmsync.outcomes.effort import Delivered, GoalMap, SizeRule, effort_by_goal
+from bmmsync.outcomes.keyresults import key_results
+from bmmsync.outcomes.mapviews import NodeHealth
+from bmmsync.outcomes.period import Period
+from bmmsync.outcomes.velocity import velocity
 from bmmsync.store.map_repo import load_model
+from bmmsync.store.measurement_repo import all_measurements
 from bmmsync.store.models import TicketRow
 from bmmsync.store.snapshot_repo import Snapshot, snapshots_since
 from bmmsync.store.ticket_repo import get_tickets, iter_tickets
@@ -158,10 +164,84 @@ def build_report(current: dict[str, Any], snapshots: list[Snapshot], since: date
 
 
 def report_store(
-    session: Session, rules: MappingRules, today: date, since: datetime
+    session: Session,
+    rules: MappingRules,
+    today: date,
+    period: Period,
+    size: SizeRule | None = None,
 ) -> dict[str, Any]:
-    """Judge the store now (read-only: no verdicts, no snapshot) and compare with the snapshots
-    taken since `since`."""
+    """Judge the store now (read-only: no verdicts, no snapshot), compare with the snapshots
+    taken since the period's start, and add the outcomes of the period: effort by goal,
+    velocity (with its trend across the snapshots) and key results."""
     judgement = judge_store(session, rules, today)
-    current = compute_metrics(judgement.verdicts, judgement.index, today).as_dict()
-    return build_report(current, snapshots_since(session, since), since.date())
+    measured = all_measurements(session)
+    current = compute_metrics(judgement.verdicts, judgement.index, today, measured).as_dict()
+    snapshots = snapshots_since(session, period.start)
+    out = build_report(current, snapshots, period.start.date())
+    delivered = delivered_work(judgement, period, size or SizeRule(), today)
+    out["outcomes"] = outcomes_figures(judgement.model, delivered, measured, period, today)
+    out["outcomes"]["velocity"]["trend"] = velocity_trend(snapshots)
+    return out
+
+
+def outcomes_figures(
+    model: Model,
+    delivered: list[Delivered],
+    measured: list[Measurement],
+    period: Period,
+    today: date,
+) -> dict[str, Any]:
+    """Effort by goal per unit, velocity and key results, as plain data."""
+    goals = GoalMap.of(model)
+    names = {m.id: m.name for m in model.motivators}
+    return {
+        "period": {
+            "label": period.label,
+            "start": period.start.isoformat(),
+            "end": period.end.isoformat(),
+        },
+        "effort": [e.as_dict() for e in effort_by_goal(delivered, goals).values()],
+        "velocity": velocity(delivered, goals, period).as_dict(),
+        "key_results": [
+            {
+                "motivator": kr.motivator,
+                "metric": kr.metric,
+                "target": kr.target,
+                "by": kr.by.isoformat() if kr.by else None,
+                "current": kr.current,
+                "history": [[at.isoformat(), value] for at, value in kr.history],
+                "due": kr.due,
+                "met": kr.met,
+                "progress": kr.progress,
+                "summary": f"{names.get(kr.motivator, kr.motivator)}: {kr.summary()}",
+            }
+            for kr in key_results(model, measured, today)
+        ],
+    }
+
+
+def velocity_trend(snapshots: list[Snapshot]) -> list[dict[str, Any]]:
+    """Items and points per week of the four weeks before each snapshot that recorded them."""
+    return [
+        {"taken_at": s.taken_at.isoformat()}
+        | {k: s.figures["velocity"]["overall"][k] for k in ("items_per_week", "points_per_week")}
+        for s in snapshots
+        if "velocity" in s.figures
+    ]
+
+
+def map_health(session: Session, rules: MappingRules, today: date) -> dict[str, NodeHealth] | None:
+    """Per capability: open in-scope tickets linked to it and how many are traced; None when
+    the store holds no ticket (the exports then show the map alone)."""
+    judgement = judge_store(session, rules, today)
+    if not judgement.tickets:
+        return None
+    counts: dict[str, list[int]] = {}
+    for verdict in judgement.verdicts:
+        if not verdict.in_scope:
+            continue
+        for cid in dict.fromkeys(link.capability for link in verdict.links):
+            row = counts.setdefault(cid, [0, 0])
+            row[0] += 1
+            row[1] += verdict.traced
+    return {cid: NodeHealth(open_, traced) for cid, (open_, traced) in counts.items()}

@@ -1,8 +1,8 @@
 """Shared fixtures: a real store on SQLite, and on PostgreSQL when BMMSYNC_TEST_DATABASE_URL is set.
 
 Each PostgreSQL test gets a database of its own, cloned from a migrated template (fast, and
-tests never see each other's rows). When BMMSYNC_REQUIRE_POSTGRES=1 the session fails unless
-some PostgreSQL test passed, so CI cannot go green on SQLite alone.
+tests never see each other's rows). `tests/required_kinds.py` fails the session when a kind CI
+requires (BMMSYNC_REQUIRE=postgres,spec,browser) skipped or never ran.
 """
 
 from __future__ import annotations
@@ -19,29 +19,15 @@ from sqlalchemy.engine import make_url
 
 from bmmsync.store.database import Store, create_store_engine, upgrade
 
-pytest_plugins = (
-    ["bmmsync.sandbox.pytest_plugin"] if find_spec("bmmsync.sandbox.pytest_plugin") else []
-)
+pytest_plugins = [
+    "pytester",
+    "tests.required_kinds",
+    *(["bmmsync.sandbox.pytest_plugin"] if find_spec("bmmsync.sandbox.pytest_plugin") else []),
+]
 
 PG_URL = os.environ.get("BMMSYNC_TEST_DATABASE_URL", "")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED = REPO_ROOT.parent / "shared"
-
-_pg_passed = 0
-
-
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    global _pg_passed
-    if report.when == "call" and report.passed and "[postgresql" in report.nodeid:
-        _pg_passed += 1
-
-
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    if os.environ.get("BMMSYNC_REQUIRE_POSTGRES") == "1" and hasattr(session.config, "workerinput"):
-        return  # xdist workers: the controller receives every report and decides
-    if os.environ.get("BMMSYNC_REQUIRE_POSTGRES") == "1" and exitstatus == 0 and _pg_passed == 0:
-        print("\nERROR: BMMSYNC_REQUIRE_POSTGRES=1 but no PostgreSQL test passed")
-        session.exitstatus = 1
 
 
 def _admin_engine():  # type: ignore[no-untyped-def]

@@ -9,19 +9,23 @@ its marker, so a rerun after a crash at any point edits the comment the crashed 
 instead of posting a second one: effects exactly once, attempts at least once.
 Per-write failures are recorded (audit log and stats) and the other writes go on; the ticket
 keeps its place at the front of the queue, so the next run converges.
+
+One writer: each intent is recorded in the same transaction as the run lease's fence check
+(`Fence.check`), so a process that lost the lease stops before its next write.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
@@ -42,6 +46,7 @@ from bmmsync.bot.planner import (
 from bmmsync.checking import Judgement, judge_store
 from bmmsync.config.settings import Config
 from bmmsync.domain import Ticket
+from bmmsync.errors import LeaseLost
 from bmmsync.store.audit_repo import (
     DONE,
     FAILED,
@@ -62,6 +67,17 @@ MARKER = "trace-flag"  # the connector hides it in our comment; one comment per 
 LABEL_COLOR = "d93f0b"
 LABEL_DESCRIPTION = "bmmsync: this item does not trace to a strategic motivator"
 ENSURE_LABEL = "ensure-label"
+
+
+class Fence(Protocol):
+    """The run lease as the executor sees it (`bmmsync.service.lease.RunLease`)."""
+
+    def check(self, session: Session) -> None:
+        """Raise `LeaseLost` unless the lease is still ours; called in the intent's
+        transaction."""
+
+    def sleep(self, seconds: float) -> None:
+        """Wait (rate limits, write throttling); raise `LeaseLost` if the lease goes."""
 
 
 def flag_policy(config: Config) -> FlagPolicy:
@@ -103,12 +119,13 @@ def prepare(
     now: datetime | None = None,
     factory: ConnectorFactory = connector_for,
     judgement: Judgement | None = None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> Prepared:
     """Judge the store (unless given its `judgement`) and plan the writes. Reads only
     (trackers are not called, except a Jira source with no `deployment` set, which is asked
-    once which markup it takes)."""
+    once which markup it takes). `sleep` is what the connectors' waits will use."""
     now = now or datetime.now(UTC)
-    options = connector_options(config)
+    options = connector_options(config, sleep=sleep)
     connectors: dict[str, Connector] = {}
     markups: dict[str, Markup] = {}
     unavailable: dict[str, str] = {}
@@ -172,6 +189,7 @@ class ApplyStats:
     broken: int = 0
     restored: int = 0
     budget: int = 0
+    lost_lease: bool = False
     by_action: Counter[str] = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)
 
@@ -186,6 +204,7 @@ class ApplyStats:
             "broken": self.broken,
             "restored": self.restored,
             "budget": self.budget,
+            "lost_lease": self.lost_lease,
             "by_action": dict(self.by_action),
             "errors": list(self.errors),
         }
@@ -206,9 +225,12 @@ class _Outcome:
 
 
 class _Executor:
-    def __init__(self, prepared: Prepared, store: Store, run_id: str, label: str) -> None:
+    def __init__(
+        self, prepared: Prepared, store: Store, run_id: str, label: str, fence: Fence
+    ) -> None:
         self.prepared = prepared
         self.store = store
+        self.fence = fence
         self.run_id = run_id
         self.label = label
         self.ensured: set[tuple[str, str]] = set()
@@ -227,8 +249,10 @@ class _Executor:
         """Intent committed before `do()`, outcome after; raises what `do()` raised.
 
         `settle` records what the write changed in the same transaction as its outcome, so
-        a crash can never leave a write marked done while its effect is forgotten."""
+        a crash can never leave a write marked done while its effect is forgotten.
+        Raises `LeaseLost` (nothing written, nothing recorded) when the lease is not ours."""
         with self.store.session() as session:
+            self.fence.check(session)
             audit_id = record_intent(session, self.run_id, source, key, action, self.now())
         try:
             outcome = do()
@@ -256,6 +280,8 @@ class _Executor:
 
         try:
             self.audited(write.source, write.project, ENSURE_LABEL, do)
+        except LeaseLost:
+            raise
         except Exception as exc:
             log.warning("could not create label in %s: %s", write.project, _describe(exc))
 
@@ -336,14 +362,17 @@ def execute(
     store: Store,
     *,
     label: str,
+    fence: Fence,
     run_id: str | None = None,
     stop: threading.Event | None = None,
 ) -> ApplyStats:
-    """Carry out `prepared.plan` in order; never raises for a failing write.
+    """Carry out `prepared.plan` in order, each write fenced by the run lease; never raises
+    for a failing write.
 
-    Writes not reached because `stop` was set count as deferred (first next run)."""
+    Writes not reached because `stop` was set, or because the lease was lost
+    (`stats.lost_lease`), count as deferred (first next run)."""
     plan, now = prepared.plan, prepared.now
-    run = _Executor(prepared, store, run_id or uuid.uuid4().hex[:12], label)
+    run = _Executor(prepared, store, run_id or uuid.uuid4().hex[:12], label, fence)
     stats = ApplyStats(
         run.run_id,
         planned=plan.stats.planned,
@@ -368,8 +397,6 @@ def execute(
             pending.update(w.ticket for w in rest)
             break
         conn = prepared.connectors[write.source]
-        if write.action is Action.ADD_LABEL:
-            run.ensure_label(conn, write)
 
         def settle(session: Session, outcome: _Outcome, write: Write = write) -> None:
             state = after_write(memory.get(write.ticket), write, run.now(), outcome.comment_id)
@@ -378,6 +405,8 @@ def execute(
             mirror_ticket(session, write.ticket, **run.mirror(write))
 
         try:
+            if write.action is Action.ADD_LABEL:
+                run.ensure_label(conn, write)
             run.audited(
                 write.source,
                 write.key,
@@ -385,6 +414,14 @@ def execute(
                 partial(run.perform, conn, write),
                 settle,
             )
+        except LeaseLost as exc:
+            rest = plan.writes[index:]
+            stats.lost_lease = True
+            stats.deferred += len(rest)
+            stats.errors.append(str(exc))
+            pending.update(w.ticket for w in rest)
+            log.error("flagging run %s stopped: %s", run.run_id, exc)
+            break
         except Exception as exc:
             stats.failed += 1
             stats.errors.append(
@@ -417,26 +454,33 @@ def run_flagging(
     config: Config,
     store: Store,
     *,
+    fence: Fence,
     stop: threading.Event | None = None,
     run_id: str | None = None,
     factory: ConnectorFactory = connector_for,
     judgement: Judgement | None = None,
 ) -> ApplyStats:
-    """Plan and apply once: what the service and the scheduler call. Returns the stats."""
-    prepared = prepare(config, store, factory=factory, judgement=judgement)
-    return execute(prepared, store, label=config.flagging.label, run_id=run_id, stop=stop)
+    """Plan and apply once under the run lease (`fence`). Returns the stats."""
+    prepared = prepare(config, store, factory=factory, judgement=judgement, sleep=fence.sleep)
+    return execute(
+        prepared, store, label=config.flagging.label, fence=fence, run_id=run_id, stop=stop
+    )
 
 
 def apply_step(
     stop: threading.Event | None = None,
-) -> Callable[[Config, Store, Any, Judgement], None]:
+) -> Callable[[Config, Store, Any, Judgement, Fence], None]:
     """The service's flagging step (`service.run_once(apply_writes=...)`): the stats, with
     each failed write, go into the run report. A refused write does not fail the run: it is
-    audited and retried next run."""
+    audited and retried next run. A lost lease is raised, so the run ends `lost-lease`."""
 
-    def step(config: Config, store: Store, report: Any, judgement: Judgement) -> None:
-        stats = run_flagging(config, store, stop=stop, run_id=report.run_id, judgement=judgement)
+    def step(config: Config, store: Store, report: Any, judgement: Judgement, fence: Fence) -> None:
+        stats = run_flagging(
+            config, store, fence=fence, stop=stop, run_id=report.run_id, judgement=judgement
+        )
         report.flagging = stats.as_dict()
+        if stats.lost_lease:
+            raise LeaseLost(stats.errors[-1])
 
     return step
 

@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from rich.table import Table
 from sqlalchemy.orm import Session
@@ -149,6 +150,17 @@ def _md(text: object) -> str:
     return value.replace("@", "@\u200d")
 
 
+def _md_link(text: str, url: str | None) -> str:
+    """A link only to an http(s) page, encoded so the URL cannot end the link early: a
+    tracker can hand back any text as a ticket's URL (`javascript:` included)."""
+    if not url or not url.lower().startswith(("https://", "http://")):
+        return _md(text)
+    return f"[{_md(text)}]({quote(url, safe=_URL_SAFE)})"
+
+
+_URL_SAFE = ":/?#[]@!$&'*+,;=%-._~"
+
+
 def review_markdown(records: list[dict[str, Any]], now: datetime) -> str:
     """Ready to paste into a planning page: one section per reason."""
     lines = [f"# Broken trace links ({len(records)}), {now:%Y-%m-%d}", ""]
@@ -156,7 +168,7 @@ def review_markdown(records: list[dict[str, Any]], now: datetime) -> str:
         lines += [f"## `{group}` ({len(items)})", ""]
         lines += ["| Item | Title | Flagged | Assignee | How to fix |", "|---|---|---|---|---|"]
         for r in items:
-            item = f"[{_md(r['key'])}]({r['url']})" if r["url"] else _md(r["key"])
+            item = _md_link(r["key"], r["url"])
             lines.append(
                 f"| {item} | {_md(r['title'])} | {age_text(r['age_days'])} | "
                 f"{_md(r['assignee'])} | {_md(r['suggestion'])} |"

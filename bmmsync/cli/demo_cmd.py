@@ -7,6 +7,7 @@ store into a working directory, runs sync -> check -> apply once, and shows what
 from __future__ import annotations
 
 import contextlib
+import logging
 import tempfile
 import threading
 from datetime import UTC, datetime
@@ -36,6 +37,8 @@ from bmmsync.web.server import DashboardServer, WebServerError
 SANDBOX_URL_DEFAULT = "${BMMSYNC_SANDBOX_URL:-http://127.0.0.1:8642}"
 STORE_URL_DEFAULT = "sqlite:///bmmsync-demo.db"
 
+log = logging.getLogger("bmmsync.demo")
+
 
 def write_demo_config(directory: Path, sandbox_url: str) -> Path:
     """The shipped demo config, pointed at this sandbox and at a store in `directory`."""
@@ -61,8 +64,15 @@ def _demo_dashboard(config: Config) -> DashboardServer:
 
 
 def _posted_comment(server: SandboxServer) -> tuple[str, str] | None:
-    """One bmmsync comment as the sandbox holds it: (issue key, body)."""
-    state: dict[str, Any] = httpx.get(f"{server.url}/_sandbox/state", timeout=30).json()
+    """One bmmsync comment as the sandbox holds it: (issue key, body). The comment is only an
+    illustration: when the sandbox cannot show it, the demo goes on without it."""
+    try:
+        response = httpx.get(f"{server.url}/_sandbox/state", timeout=30)
+        response.raise_for_status()
+        state: dict[str, Any] = response.json()
+    except (httpx.HTTPError, ValueError) as exc:
+        log.warning("cannot show the posted comment", extra={"error": str(exc)})
+        return None
     for repo, data in sorted(state["github"].items()):
         for issue in data["issues"]:
             for comment in issue["comment_list"]:

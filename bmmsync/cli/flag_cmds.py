@@ -26,6 +26,7 @@ from bmmsync.cli.context import Format, app_context
 from bmmsync.cli.output import print_json
 from bmmsync.config.settings import parse_duration
 from bmmsync.errors import ConfigError
+from bmmsync.service.runner import take_run_lease
 from bmmsync.store.audit_repo import list_audit
 from bmmsync.untrusted import safe, visible
 
@@ -66,17 +67,29 @@ def apply(
 ) -> None:
     """Make the planned writes (label, one comment per ticket, restorations, escalations).
 
-    Every write is in the audit log. Exit 1 if some write failed (the rest were made)."""
+    Every write is in the audit log. Takes the run lease like a run: while another instance
+    holds it, nothing is written (exit 0, "skipped"). Exit 1 if some write failed (the rest
+    were made) or the lease was lost midway."""
     app = app_context(ctx)
     config = app.config()
-    stats = execute(prepare(config, app.store()), app.store(), label=config.flagging.label)
+    store = app.store()
+    lease = take_run_lease(config, store)
+    if isinstance(lease, str):
+        if fmt is Format.JSON:
+            print_json({"result": "skipped", "skipped_reason": lease})
+        else:
+            print(f"apply skipped: {lease}")
+        raise typer.Exit(0)
+    with lease:
+        prepared = prepare(config, store, sleep=lease.sleep)
+        stats = execute(prepared, store, label=config.flagging.label, fence=lease)
     if fmt is Format.JSON:
         print_json(stats.as_dict())
     else:
         print(stats.summary_line())
         for error in stats.errors:
             print(f"  failed: {visible(error)}")
-    raise typer.Exit(1 if stats.failed else 0)
+    raise typer.Exit(1 if stats.failed or stats.lost_lease else 0)
 
 
 def audit(

@@ -26,6 +26,7 @@ from bmmsync.cli.serve_cmd import serve
 from bmmsync.cli.service_cmds import run, status
 from bmmsync.cli.sync import sync_command
 from bmmsync.cli.trace_cmds import check, explain
+from bmmsync.cli.webhooks_cmd import webhooks_app
 from bmmsync.errors import BmmsyncError, ConfigError
 
 app = typer.Typer(
@@ -42,6 +43,7 @@ app.add_typer(config_app, name="config")
 app.add_typer(db_app, name="db")
 app.add_typer(model_app, name="model")
 app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(webhooks_app, name="webhooks")
 app.command("sync")(sync_command)
 app.command("check")(check)
 app.command("explain")(explain)

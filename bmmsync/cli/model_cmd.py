@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
+from pathlib import Path
 
 import typer
 from rich.tree import Tree
@@ -12,7 +13,14 @@ from bmmsync.cli.context import Format, app_context
 from bmmsync.cli.output import print_json
 from bmmsync.config.model_file import dump_model
 from bmmsync.domain import Model, Status
+from bmmsync.errors import InputError
+from bmmsync.outcomes.archimate import to_archimate
+from bmmsync.outcomes.keyresults import key_results
+from bmmsync.outcomes.mapviews import okr_json, okr_markdown, okr_tree, to_csv, to_mermaid
+from bmmsync.outcomes.measure_input import MeasurementChecker, RawMeasurement, read_csv, read_json
+from bmmsync.reporting import map_health
 from bmmsync.store.map_repo import load_model, sync_model
+from bmmsync.store.measurement_repo import all_measurements, record_measurements
 
 model_app = typer.Typer(help="The motivator -> decision -> capability map.", no_args_is_help=True)
 
@@ -20,6 +28,11 @@ model_app = typer.Typer(help="The motivator -> decision -> capability map.", no_
 class ExportFormat(StrEnum):
     YAML = "yaml"
     JSON = "json"
+    ARCHIMATE = "archimate"
+    OKR = "okr"
+    OKR_MARKDOWN = "okr-markdown"
+    MERMAID = "mermaid"
+    CSV = "csv"
 
 
 @model_app.command("sync")
@@ -106,10 +119,101 @@ def show(ctx: typer.Context) -> None:
 @model_app.command("export")
 def export(
     ctx: typer.Context,
-    fmt: ExportFormat = typer.Option(ExportFormat.YAML, "--format", help="yaml or json."),
+    fmt: ExportFormat = typer.Option(
+        ExportFormat.YAML,
+        "--format",
+        help="yaml or json (a model file), archimate (Open Group exchange file), okr (JSON), "
+        "okr-markdown, mermaid (flowchart) or csv (one row per chain).",
+    ),
 ) -> None:
-    """Print the stored map as a model file (YAML) or JSON."""
+    """Print the stored map: as a model file, or for other tools. okr, mermaid and csv show
+    each node's health (open tickets, traced share, flagged) when the store holds tickets.
+    Retired entries and capability parent cycles are marked, never dropped."""
     app = app_context(ctx)
     with app.store().session() as session:
         model = load_model(session)
-    print(dump_model(model, fmt.value), end="")
+        if fmt in (ExportFormat.YAML, ExportFormat.JSON):
+            print(dump_model(model, "yaml" if fmt is ExportFormat.YAML else "json"), end="")
+            return
+        if fmt is ExportFormat.ARCHIMATE:
+            print(to_archimate(model), end="")
+            return
+        today = datetime.now(UTC).date()
+        health = map_health(session, app.config().mapping.to_rules(), today)
+        results = key_results(model, all_measurements(session), today)
+    if fmt is ExportFormat.MERMAID:
+        print(to_mermaid(model, health), end="")
+    elif fmt is ExportFormat.CSV:
+        print(to_csv(model, health), end="")
+    elif fmt is ExportFormat.OKR:
+        print(okr_json(okr_tree(model, results, health)), end="")
+    else:
+        print(okr_markdown(okr_tree(model, results, health)), end="")
+
+
+def _raw_measurements(
+    motivator: str | None, metric: str | None, value: str | None, at: str | None, file: Path | None
+) -> list[RawMeasurement]:
+    if file is not None:
+        if motivator or metric or value or at:
+            raise InputError(["give either MOTIVATOR METRIC VALUE [--at DATE] or --file, not both"])
+        try:
+            text = file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError([f"{file}: cannot read: {exc}"]) from None
+        reader = read_json if file.suffix.lower() == ".json" else read_csv
+        return reader(text, str(file))
+    if motivator is None or metric is None or value is None:
+        raise InputError(["expected MOTIVATOR METRIC VALUE (or --file FILE.csv|.json)"])
+    return [RawMeasurement("", motivator, metric, value, at)]
+
+
+@model_app.command("measure")
+def measure(
+    ctx: typer.Context,
+    motivator: str | None = typer.Argument(None, help="Motivator id."),
+    metric: str | None = typer.Argument(None, help="The target's metric, e.g. churn."),
+    value: str | None = typer.Argument(None, help="The value, in the target's form: 12 or 12%."),
+    at: str | None = typer.Option(None, "--at", help="Date measured (YYYY-MM-DD; default today)."),
+    file: Path | None = typer.Option(
+        None, "--file", help="CSV (header motivator,metric,value[,at]) or JSON list to import."
+    ),
+    fmt: Format = typer.Option(Format.TABLE, "--format", help="Output format."),
+) -> None:
+    """Record key-result values against the stored map's targets. Every value is checked first
+    (known motivator and metric, the target's form, not in the future); on any problem nothing
+    is recorded and each problem is listed with its line. A second value for the same metric
+    and day replaces the first."""
+    app = app_context(ctx)
+    raws = _raw_measurements(motivator, metric, value, at, file)
+    now = datetime.now(UTC)
+    with app.store().session() as session:
+        model = load_model(session)
+        if not model.motivators:
+            raise InputError(["the store holds no map yet: run `bmmsync model sync` first"])
+        measured = MeasurementChecker(model, now.date()).check_all(raws)
+        record_measurements(session, measured, now)
+        results = key_results(model, all_measurements(session), now.date())
+    touched = {(m.motivator, m.metric) for m in measured}
+    shown = [kr for kr in results if (kr.motivator, kr.metric) in touched]
+    if fmt is Format.JSON:
+        print_json(
+            {
+                "recorded": len(measured),
+                "key_results": [
+                    {
+                        "motivator": kr.motivator,
+                        "metric": kr.metric,
+                        "current": kr.current,
+                        "progress": kr.progress,
+                        "met": kr.met,
+                        "summary": kr.summary(),
+                    }
+                    for kr in shown
+                ],
+            }
+        )
+        return
+    print(f"recorded {len(measured)} measurement(s)")
+    for kr in shown:
+        app.console.print(f"{kr.motivator}: {kr.summary()}", markup=False, highlight=False)

@@ -15,6 +15,7 @@ from bmmsync.cli.context import app_context
 from bmmsync.cli.output import print_json
 from bmmsync.cli.trace_cmds import as_of_date
 from bmmsync.config.settings import parse_duration
+from bmmsync.outcomes.period import Period, PeriodError, parse_period
 from bmmsync.reporting import HEADLINE, report_store
 
 
@@ -43,11 +44,30 @@ def window_start(since: str, now: datetime) -> datetime:
     return now - back
 
 
+def report_period(since: str | None, start: str | None, end: str | None, now: datetime) -> Period:
+    """The period of `--since` (also a quarter: 2026Q3, last-quarter) or `--from/--to`."""
+    try:
+        return parse_period(since, start, end, now)
+    except PeriodError as exc:
+        if since is None or start is not None or end is not None:
+            raise typer.BadParameter(str(exc), param_hint="--since/--from/--to") from None
+        error = str(exc)
+    try:  # the other durations `--since` always took (12h, 2m...)
+        return Period(window_start(since, now), now, f"since {since}")
+    except typer.BadParameter:
+        raise typer.BadParameter(error, param_hint="--since") from None
+
+
 def report(
     ctx: typer.Context,
-    since: str = typer.Option(
-        "90d", "--since", help="Trend window: a duration back from now (90d, 12w) or a date."
+    since: str | None = typer.Option(
+        None,
+        "--since",
+        help="Period and trend window: a duration back from now (90d, 12w; default 90d), a "
+        "date, a quarter (2026Q3) or last-quarter.",
     ),
+    start: str | None = typer.Option(None, "--from", help="Period start date (YYYY-MM-DD)."),
+    end: str | None = typer.Option(None, "--to", help="Period end date, inclusive."),
     fmt: ReportFormat = typer.Option(
         ReportFormat.TABLE, "--format", help="table, json or markdown."
     ),
@@ -56,14 +76,17 @@ def report(
 ) -> None:
     """Print requirement traceability, technical-debt ratio, goal achievement rate and map
     coverage, overall and per source, project and capability, with trends from the snapshots
-    `bmmsync check` stored since `--since`. Ratios in JSON are fractions (0..1)."""
+    `bmmsync check` stored since `--since`; then the period's outcomes: the share of delivered
+    (closed) work per motivator, decision and capability, velocity, and how far each key
+    result is. Ratios in JSON are fractions (0..1)."""
     app = app_context(ctx)
     config = app.config()
     now = datetime.now(UTC)
-    start = window_start(since, now)
+    period = report_period(since, start, end, now)
     as_of = as_of_date(today)
+    size = config.outcomes.size_rule()
     with app.store().session() as session:
-        data = report_store(session, config.mapping.to_rules(), as_of, start)
+        data = report_store(session, config.mapping.to_rules(), as_of, period, size)
     if fmt is ReportFormat.JSON:
         print_json(data)
     elif fmt is ReportFormat.MARKDOWN:
@@ -129,7 +152,7 @@ _GROUP_COLUMNS = ("in scope", "traced", "traceability", "change", "debt ratio", 
 def _notes(data: dict[str, Any]) -> list[str]:
     """Which motivators and capabilities are behind the goal and coverage figures."""
     goals, coverage = data["goals"], data["coverage"]
-    goal = f"goals: {goals['achieved']} of {goals['due']} motivator(s) with a due target met"
+    goal = f"goals: {goals['achieved']} of {goals['due']} key result(s) due met by their date"
     if goals["missed_ids"]:
         goal += f"; missed: {', '.join(goals['missed_ids'])}"
     if goals["unparseable"]:
@@ -163,6 +186,8 @@ def _print_tables(console: Any, data: dict[str, Any], limit: int) -> None:
             console.print(f"... {hidden} more (use --limit 0 or --format json)")
     for note in _notes(data):
         console.print(note, highlight=False, markup=False)
+    for line in outcome_lines(data["outcomes"], limit):
+        console.print(line, highlight=False, markup=False)
 
 
 def _md_table(header: list[str], rows: list[list[str]]) -> str:
@@ -182,3 +207,60 @@ def _print_markdown(data: dict[str, Any], limit: int) -> None:
     print()
     for note in _notes(data):
         print(f"- {note}")
+    print()
+    for line in outcome_lines(data["outcomes"], limit, markdown=True):
+        print(line)
+
+
+_LEVELS = (
+    ("by_motivator", "motivator"),
+    ("by_decision", "decision"),
+    ("by_capability", "capability"),
+)
+
+
+def _amount(value: float, unit: str) -> str:
+    return f"{value:g} {unit}"
+
+
+def outcome_lines(outcomes: dict[str, Any], limit: int, markdown: bool = False) -> list[str]:
+    """Effort by goal (one block per unit), velocity and key results, as text lines."""
+    head = "### " if markdown else ""
+    item = "- " if markdown else "  "
+    period = outcomes["period"]["label"]
+    lines = [f"{head}Delivered work by goal, {period}"]
+    if not outcomes["effort"]:
+        lines.append(f"{item}no ticket closed in the period")
+    for effort in outcomes["effort"]:
+        unit = effort["unit"]
+        lines.append(
+            f"{item}{_amount(effort['total'], unit)} over {effort['tickets']} closed ticket(s); "
+            f"untraced {_amount(effort['untraced'], unit)} ({_pct(effort['untraced_share'])})"
+        )
+        for key, label in _LEVELS:
+            rows = effort[key] if limit <= 0 else effort[key][:limit]
+            shown = ", ".join(
+                f"{r['id']} {_amount(round(r['amount'], 2), unit)} ({_pct(r['share'])})"
+                for r in rows
+            )
+            lines.append(f"{item}  by {label}: {shown}")
+    v = outcomes["velocity"]
+    overall = v["overall"]
+    lines.append(f"{head}Velocity, {period}")
+    lines.append(
+        f"{item}{overall['items_per_week']:.2f} traced items/week, "
+        f"{overall['points_per_week']:.2f} points/week ({overall['items']:g} items "
+        f"in {v['weeks']:g} weeks)"
+    )
+    by_mot = ", ".join(f"{k} {f['items_per_week']:.2f}" for k, f in v["by_motivator"].items())
+    if by_mot:
+        lines.append(f"{item}items/week by motivator: {by_mot}")
+    if v["trend"]:
+        points = " -> ".join(f"{t['items_per_week']:.2f}" for t in v["trend"])
+        lines.append(f"{item}trend (items/week over the 4 weeks before each snapshot): {points}")
+    lines.append(f"{head}Key results")
+    if not outcomes["key_results"]:
+        lines.append(f"{item}no targets in the map")
+    for kr in outcomes["key_results"]:
+        lines.append(f"{item}{kr['summary']}")
+    return lines

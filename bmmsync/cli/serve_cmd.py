@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Sequence
 
 import typer
+from starlette.routing import BaseRoute
 
 from bmmsync.cli.context import app_context
 from bmmsync.config.settings import Config
@@ -15,9 +17,13 @@ from bmmsync.web.server import DashboardServer
 
 
 def dashboard_server(
-    config: Config, host: str | None = None, port: int | None = None
+    config: Config,
+    host: str | None = None,
+    port: int | None = None,
+    extra_routes: Sequence[BaseRoute] = (),
 ) -> DashboardServer:
-    """The dashboard app bound to `web.listen` (or `host`/`port`), not yet started.
+    """The dashboard app bound to `web.listen` (or `host`/`port`), not yet started;
+    `extra_routes` are the webhook endpoints, under `/hooks/` (signed, not behind web auth).
 
     Refuses `auth: none` on an address that is not loopback, as `config check` does."""
     from bmmsync.web.app import create_app
@@ -33,7 +39,12 @@ def dashboard_server(
                 "set web.auth to basic, token or proxy to serve other hosts"
             ]
         )
-    app = create_app(config, StoreHandle(config.store.url.get_secret_value()))
+    app = create_app(
+        config,
+        StoreHandle(config.store.url.get_secret_value()),
+        extra_routes=extra_routes,
+        open_prefixes=("/hooks/",) if extra_routes else (),
+    )
     return DashboardServer(app, host, port)
 
 

@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import UTC, datetime
+from collections.abc import Sequence
 from typing import Any
 
 import typer
 from rich.table import Table
+from starlette.routing import BaseRoute
 
 from bmmsync.bot.flagging import apply_step
 from bmmsync.cli.context import Format, app_context
 from bmmsync.cli.output import print_json
 from bmmsync.config.settings import Config
+from bmmsync.hooks.routes import hook_routes
+from bmmsync.hooks.worker import Worker, webhooks_on
 from bmmsync.service.runner import RunReport, run_once, take_snapshot
-from bmmsync.service.scheduler import Service
+from bmmsync.service.scheduler import RunFn, Service, backoff_delay
 from bmmsync.store.database import Store
+from bmmsync.store.event_queue import depth
 from bmmsync.store.status_repo import read_status
 from bmmsync.untrusted import safe, visible
 from bmmsync.web.server import DashboardServer, WebServerError
@@ -38,11 +42,20 @@ def run(
     config = app.config()
     store = app.store()
 
-    def one_run(current: Config, stop: threading.Event) -> RunReport:
-        return run_once(current, store, apply_writes=apply_step(stop), stop=stop, full=full)
+    writer = threading.Lock()  # the scheduled run and the webhook worker write in turn
+    logged_as = [config.logging]
+
+    def one_run(current: Config, stop: threading.Event, notes: Sequence[str]) -> RunReport:
+        if current.logging != logged_as[0]:  # the service re-reads its config before each run
+            app.apply_logging(current)
+            logged_as[0] = current.logging
+        with writer:
+            return run_once(
+                current, store, apply_writes=apply_step(stop), stop=stop, full=full, notes=notes
+            )
 
     if once:
-        report = one_run(config, threading.Event())
+        report = one_run(config, threading.Event(), ())
         if fmt is Format.JSON:
             print_json(report.as_dict())
         else:
@@ -51,27 +64,43 @@ def run(
                 print(f"  error: {visible(error)}")
         raise typer.Exit(1 if report.result == "failed" else 0)
     assert app.config_path is not None
-    server = _dashboard(config)
+    config_path = app.config_path
+    running: list[Service] = []
+
+    def current_config() -> Config:
+        """The config the scheduler last loaded (it re-reads the file before each run)."""
+        return running[0].config if running else config
+
+    worker = Worker(current_config, store, writer=writer)
+
+    def start_service(run_fn: RunFn) -> Service:
+        made = Service(config, config_path, run_fn, lambda cfg: take_snapshot(cfg, store))
+        running.append(made)
+        if webhooks_on(config):
+            threading.Thread(
+                target=worker.serve, args=(made.stop,), name="webhook-worker", daemon=True
+            ).start()
+        return made
+
+    server = _dashboard(config, hook_routes(current_config, store, worker.wake.set))
     if server is None:
-        Service(config, app.config_path, one_run, lambda cfg: take_snapshot(cfg, store)).serve()
+        start_service(one_run).serve()
         return
     from bmmsync.web.app import service_metrics
 
     metrics = service_metrics(server.app)
 
-    def observed_run(current: Config, stop: threading.Event) -> RunReport:
-        report = one_run(current, stop)
+    def observed_run(current: Config, stop: threading.Event, notes: Sequence[str]) -> RunReport:
+        report = one_run(current, stop, notes)
         metrics.observe_run(report.as_dict())
         return report
 
     with server:
         log.info("dashboard, health and metrics on %s/", server.url)
-        Service(
-            config, app.config_path, observed_run, lambda cfg: take_snapshot(cfg, store)
-        ).serve()
+        start_service(observed_run).serve()
 
 
-def _dashboard(config: Config) -> DashboardServer | None:
+def _dashboard(config: Config, hooks: Sequence[BaseRoute]) -> DashboardServer | None:
     """The dashboard on `web.listen`, unless disabled. A port that is taken is logged and the
     service runs on without it (the health check then reports it): syncing and flagging must
     not stop because another process holds the port."""
@@ -80,7 +109,7 @@ def _dashboard(config: Config) -> DashboardServer | None:
     from bmmsync.cli.serve_cmd import dashboard_server
 
     try:
-        return dashboard_server(config)
+        return dashboard_server(config, extra_routes=hooks)
     except WebServerError as exc:
         log.error("dashboard not served: %s", exc)
         return None
@@ -95,21 +124,25 @@ def status(
     Exit 1 if the last finished run failed."""
     app = app_context(ctx)
     config = app.config()
-    now = datetime.now(UTC)
     store: Store = app.store()
     with store.session() as session:
-        state = read_status(session, now)
+        state = read_status(session)
+        queued = depth(session)
     last = state.last_finished_run
-    next_run = last["started_at"] + config.schedule.poll_every if last is not None else None
+    poll = config.schedule.poll_every
+    failures = state.failures_in_a_row
+    next_run = last["started_at"] + backoff_delay(failures, poll) if last is not None else None
     data: dict[str, Any] = {
         "last_run": state.last_run,
         "next_run": next_run,
+        "failures_in_a_row": failures,
         "lease": (
             {"holder": state.lease.holder, "expires_at": state.lease.expires_at}
             if state.lease
             else None
         ),
         "sources": [vars(s) for s in state.sources],
+        "webhook_queue": queued,
     }
     failed = last is not None and last["result"] == "failed"
     if fmt is Format.JSON:
@@ -128,8 +161,18 @@ def status(
         )
         for error in summary.get("errors", []):
             console.print(safe(f"  error: {error}"))
-        if next_run is not None:
+        for note in summary.get("notes", []):
+            console.print(safe(f"  warning: {note}"))
+        if next_run is not None and failures > 1:
+            console.print(
+                f"backing off after {failures} failed runs in a row: next run due "
+                f"{next_run:%Y-%m-%d %H:%M:%S} UTC",
+                highlight=False,
+            )
+        elif next_run is not None:
             console.print(f"next run due {next_run:%Y-%m-%d %H:%M:%S} UTC", highlight=False)
+    if queued or webhooks_on(config):
+        console.print(f"webhook queue: {queued} event(s) waiting", highlight=False)
     console.print(
         safe(
             f"lease: held by {state.lease.holder} until {state.lease.expires_at:%H:%M:%S} UTC"

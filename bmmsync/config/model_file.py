@@ -29,6 +29,7 @@ from bmmsync.config.yamlsrc import (
     validation_problems,
 )
 from bmmsync.errors import ConfigError
+from bmmsync.outcomes.targets import parse_target
 
 
 def _check_id(value: str) -> str:
@@ -48,9 +49,16 @@ class _Entry(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _check_target(value: str) -> str:
+    parse_target(value)  # TargetError is a ValueError: pydantic reports it at the line
+    return value
+
+
 class TargetEntry(_Entry):
     metric: str = Field(description="What is measured, e.g. churn.")
-    target: str = Field(description='The value to reach, e.g. "< 10%".')
+    target: Annotated[str, AfterValidator(_check_target)] = Field(
+        description='The value to reach: a comparison and a number, e.g. "< 10%", ">= 4.5", "= 0".'
+    )
     by: date | None = Field(default=None, description="Deadline of the target (YYYY-MM-DD).")
 
 

@@ -49,12 +49,13 @@ from bmmsync.config.yamlsrc import (
     validation_problems,
 )
 from bmmsync.errors import ConfigError
+from bmmsync.outcomes.effort import SizeRule
 from bmmsync.trace.rules import MappingRules
 
 CONFIG_ENV = "BMMSYNC_CONFIG"
 DEFAULT_CONFIG_NAME = "bmmsync.yaml"
 # Keys whose input is never echoed back in a problem: it may be a secret.
-_MASKED_KEYS = frozenset({"token", "url"})
+_MASKED_KEYS = frozenset({"token", "url", "github_secret", "jira_secret"})
 
 # ---------------------------------------------------------------- value types
 
@@ -454,16 +455,49 @@ class SyncConfig(_Section):
     page_size: int = Field(default=100, ge=1, le=1000, description="Items per tracker API page.")
 
 
+class OutcomesConfig(_Section):
+    size_label: str | None = Field(
+        default=None,
+        min_length=1,
+        description=(
+            "Label prefix giving a ticket's size when it has no story points, e.g. size: "
+            "(so size:3 is 3). Effort by goal counts sizes as their own unit."
+        ),
+    )
+
+    def size_rule(self) -> SizeRule:
+        return SizeRule(self.size_label)
+
+
 class LoggingConfig(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
-        default="INFO", description="Lowest level logged (case-insensitive)."
+        default="INFO",
+        description="Lowest level logged (case-insensitive); unset: INFO for `run`, WARNING "
+        "for the other commands. `--debug` wins.",
     )
-    format: Literal["text", "json"] = Field(default="text", description="text (key=value) or json.")
+    format: Literal["text", "json"] = Field(
+        default="text", description="text (key=value) or json. `--log-format` wins."
+    )
 
     @field_validator("level", mode="before")
     @classmethod
     def _upper(cls, value: Any) -> Any:
         return value.upper() if isinstance(value, str) else value
+
+
+class WebhooksConfig(_Section):
+    """Deliveries from trackers; an endpoint whose secret is not set accepts nothing."""
+
+    github_secret: Secret | None = Field(
+        default=None,
+        description="Secret of the GitHub webhook (App, repository or organisation), used to"
+        " verify X-Hub-Signature-256; give it as ${ENV} or ${file:PATH}. Masked everywhere.",
+    )
+    jira_secret: Secret | None = Field(
+        default=None,
+        description="Secret of the Jira webhook (Cloud admin webhook or Data Center), used to"
+        " verify X-Hub-Signature; give it as ${ENV} or ${file:PATH}. Masked everywhere.",
+    )
 
 
 class Config(_Section):
@@ -490,6 +524,13 @@ class Config(_Section):
     logging: LoggingConfig = Field(default=LoggingConfig(), description="Log level and format.")
     web: WebConfig = Field(
         default=WebConfig(), description="The dashboard, health and metrics endpoints."
+    )
+    outcomes: OutcomesConfig = Field(
+        default=OutcomesConfig(), description="How effort by goal sizes work without points."
+    )
+    webhooks: WebhooksConfig = Field(
+        default=WebhooksConfig(),
+        description="Webhook endpoints (/hooks/github, /hooks/jira); polling stays the safety net.",
     )
 
     _path: Path | None = PrivateAttr(None)
@@ -677,6 +718,9 @@ def _register_secrets(config: Config) -> None:
             register_secret(source.token.get_secret_value())
     if config.web.token is not None:
         register_secret(config.web.token.get_secret_value())
+    for secret in (config.webhooks.github_secret, config.webhooks.jira_secret):
+        if secret is not None:
+            register_secret(secret.get_secret_value())
 
 
 def config_json_schema() -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 from starlette.routing import Mount, Router
@@ -22,6 +23,7 @@ from bmmsync.sandbox.limits import Limits
 from bmmsync.sandbox.request_log import LoggedRequest, RequestLog
 from bmmsync.sandbox.state import GITHUB_TOKENS, SandboxState
 from bmmsync.sandbox.web import dumps
+from bmmsync.sandbox.webhooks import WebhookBook
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +33,11 @@ class Sandbox:
 
     def __init__(self, state: SandboxState | None = None) -> None:
         self.state = state or SandboxState(config=SandboxConfig())
-        self.limits = Limits(self.state.config)
+        self.limits = Limits(self.state.config, self.state.clock)
         self.faults = FaultBook()
         self.log = RequestLog()
+        self.webhooks = WebhookBook(self.state)
+        self.state.webhooks = self.webhooks
 
 
 def _error_body(path: str, status: int, message: str) -> bytes:
@@ -185,6 +189,25 @@ class SandboxApp:
                 429: "Too Many Requests",
             }[status]
             await _send_json(send, status, _error_body(path, status, message), headers)
+        elif fault == "hold":
+            # The whole request is taken in first, so a client killed while held still gets
+            # its write made on release: as on a real tracker, it landed, unanswered.
+            messages = [await receive()]
+            while messages[-1]["type"] == "http.request" and messages[-1].get("more_body"):
+                messages.append(await receive())
+
+            async def replay() -> Message:
+                return messages.pop(0) if messages else await receive()
+
+            faults = self.sandbox.faults
+            held = faults.hold(scope["method"], path)
+            deadline = time.monotonic() + self.sandbox.state.config.timeout_seconds
+            try:
+                while not faults.is_released(held) and time.monotonic() < deadline:
+                    await asyncio.sleep(0.005)
+            finally:
+                faults.unhold(held)
+            await self.router(scope, replay, send)
         elif fault == "timeout":
             await asyncio.sleep(self.sandbox.state.config.timeout_seconds)
             await _send_json(send, 504, _error_body(path, 504, "Gateway Timeout"))

@@ -26,6 +26,14 @@ class Clock:
             self._last = max(self._last, t)
             return self._last
 
+    def seconds(self) -> float:
+        """`now()` with sub-second precision, for rate limits: pinned, time stands still, so
+        a test decides when a bucket refills instead of racing the machine's load."""
+        with self._lock:
+            if self._pinned is not None:
+                return float(max(self._pinned, self._last))
+            return time.time() + self._offset
+
     def pin(self, epoch: int) -> None:
         """Freeze time at `epoch` (it still never goes below the last value handed out)."""
         with self._lock:

@@ -25,10 +25,21 @@ Acting as a human (each change moves `updated` and records the actor)
 - `POST /_sandbox/jira/comments` `{"key", "body", "actor"?}`.
   Actors: GitHub logins (`alice`, `bob`, ...) or Jira account ids / names (`alice`).
 
+Webhooks (every ticket change, API or control, is sent signed to each registered URL)
+- `POST /_sandbox/webhooks` `{"url", "tracker": "github"|"jira", "secret"}`; `GET` lists
+  hooks, faults, `pending` and each delivery's outcome; `DELETE` clears them.
+- `POST /_sandbox/webhooks/faults` `{"drop_percent"?, "duplicate"?: N, "delay"?: seconds,
+  "reorder"?: N, "bad_signature"?: N, "seed"?}`: drop a share, send the next N twice,
+  delay each, hold the next N and send them in reverse, sign the next N wrongly.
+
 Faults, config, request log
 - `POST /_sandbox/faults` `{"route": regex-or-prefix, "method"?, "status": 500|502|503|429|
-  403|404|410|"timeout"|"malformed"|"truncated", "count"?: N}`; `GET` lists them; `DELETE`
-  clears them. 403/404/410 answer in the tracker's own error body (refusals, not retried).
+  403|404|410|"timeout"|"malformed"|"truncated"|"hold", "count"?: N, "after"?: N}`; `GET`
+  lists them; `DELETE` clears them (and releases held requests). 403/404/410 answer in the
+  tracker's own error body (refusals, not retried). `after` lets N matching requests through
+  before the fault applies.
+- `GET /_sandbox/holds`: the requests a `hold` fault keeps waiting `[{method, path}]`;
+  `DELETE /_sandbox/holds` releases them (each then gets its normal answer).
 - `POST /_sandbox/config` with any of `SandboxConfig`'s keys (`github_rate_limit`,
   `github_rate_limit_status`, `github_secondary_limit`, `github_secondary_retry_after`,
   `jira_search_lag`, `jira_time_zone`, `jira_rate_limit`, `jira_retry_after`,
@@ -131,8 +142,14 @@ class ControlApi:
             r("/faults", "POST", self.add_fault),
             r("/faults", "GET", lambda req, body: self.sandbox.faults.as_list()),
             r("/faults", "DELETE", lambda req, body: self.sandbox.faults.clear()),
+            r("/holds", "GET", lambda req, body: self.sandbox.faults.holds()),
+            r("/holds", "DELETE", lambda req, body: self.sandbox.faults.release()),
             r("/config", "POST", self.set_config),
             r("/config", "GET", lambda req, body: self.state.config.as_dict()),
+            r("/webhooks", "POST", self.add_webhook),
+            r("/webhooks", "GET", lambda req, body: self.sandbox.webhooks.snapshot()),
+            r("/webhooks", "DELETE", lambda req, body: self.sandbox.webhooks.clear()),
+            r("/webhooks/faults", "POST", self.set_webhook_faults),
             r("/requests", "GET", self.get_requests),
             r("/requests", "DELETE", lambda req, body: self.sandbox.log.clear()),
         ]
@@ -173,6 +190,7 @@ class ControlApi:
         self.sandbox.limits.reset()
         self.sandbox.faults.clear()
         self.sandbox.log.clear()
+        self.sandbox.webhooks.clear()
 
     def seed(self, request: Request, body: dict[str, Any]) -> dict[str, Any]:
         from bmmsync.sandbox.seeding import seed_state
@@ -278,26 +296,30 @@ class ControlApi:
         issue = self.state.gh_issue(f"{p['owner']}/{p['repo']}", p["number"])
         actor = body.get("actor", "alice")
         st = self.state
+        edits: dict[str, Any] = {}
         if "title" in body:
+            edits["title"] = {"from": issue.title}
             issue.title = str(body["title"])
         if "body" in body:
+            edits["body"] = {"from": issue.body}
             issue.body = body["body"]
         if "type" in body:
             itype = st.issue_type_named(body["type"]) if body["type"] else None
             if body["type"] and itype is None:
                 raise bad(f"unknown issue type {body['type']!r}")
+            edits["type"] = {}
             issue.type_id = itype.id if itype else None
         if "labels" in body:
-            st.gh_set_labels(issue, list(body["labels"]))
+            st.gh_set_labels(issue, list(body["labels"]), actor)
         if body.get("add_labels"):
-            st.gh_add_labels(issue, list(body["add_labels"]))
+            st.gh_add_labels(issue, list(body["add_labels"]), actor)
         for name in body.get("remove_labels", []):
-            st.gh_remove_label(issue, name)
+            st.gh_remove_label(issue, name, actor)
         if "parent" in body:
             st.gh_set_parent(issue, body["parent"])
         if "state" in body or "state_reason" in body:
             st.gh_set_state(issue, body.get("state", issue.state), actor, body.get("state_reason"))
-        st.gh_touch(issue)
+        st.gh_edited(issue, edits, actor)
         return gh_summary(issue) | {"actor": actor}
 
     def gh_comment(self, request: Request, body: dict[str, Any]) -> dict[str, Any]:
@@ -336,7 +358,7 @@ class ControlApi:
         labels += [x for x in body.pop("add_labels", []) if x not in labels]
         remove = set(body.pop("remove_labels", []))
         changes = {"labels": [x for x in labels if x not in remove], **body}
-        self.state.jira_update(issue, **changes)
+        self.state.jira_update(issue, actor, **changes)
         return jira_summary(issue) | {"actor": actor}
 
     def jira_delete(self, request: Request, body: dict[str, Any]) -> dict[str, Any]:
@@ -354,14 +376,28 @@ class ControlApi:
     # ----- faults, config, log ---------------------------------------------------------------
     def add_fault(self, request: Request, body: dict[str, Any]) -> dict[str, Any]:
         rule = self.sandbox.faults.add(
-            str(body["route"]), body["status"], int(body.get("count", 1)), body.get("method")
+            str(body["route"]),
+            body["status"],
+            int(body.get("count", 1)),
+            body.get("method"),
+            int(body.get("after", 0)),
         )
         return {
             "route": rule.route,
             "status": rule.status,
             "count": rule.count,
             "method": rule.method,
+            "after": rule.after,
         }
+
+    def add_webhook(self, request: Request, body: dict[str, Any]) -> dict[str, Any]:
+        hook = self.sandbox.webhooks.register(
+            str(body["url"]), str(body["tracker"]), str(body["secret"]), str(request.base_url)
+        )
+        return {"url": hook.url, "tracker": hook.tracker}
+
+    def set_webhook_faults(self, request: Request, body: dict[str, Any]) -> dict[str, Any]:
+        return self.sandbox.webhooks.set_faults(body).as_dict()
 
     def set_config(self, request: Request, body: dict[str, Any]) -> dict[str, Any]:
         self.state.config.update(body)

@@ -25,7 +25,8 @@ The map is `config/demo-model.yaml`. Which ticket shows which trace reason code:
 |                              | deleted)                                                      |
 | parent-cycle                 | acme/web#20 <-> #21, PLAT-19 <-> PLAT-20                       |
 
-Closed: acme/web#3, #22 (not planned), acme/mobile#3, #15; PLAT-3, PLAT-23 Done.
+Closed: acme/web#3, #22 (not planned), acme/mobile#3, #15; PLAT-3, PLAT-23 Done; their
+closed dates lie 75 to 130 days back, so velocity and effort by goal have a past quarter.
 Issue types (GitHub): Feature on acme/web#1 and acme/mobile#1, Bug on acme/mobile#5 and #7.
 On a Server deployment stories under epics use "Epic Link" instead of `parent`.
 """
@@ -49,7 +50,7 @@ WEB: list[GitHubRow] = [
         {"type": "Feature"},
     ),
     ("Portal: responsive navigation", [], {"parent": 1}),
-    ("Portal: fix avatar upload", ["bug"], {"parent": 1, "state": "closed"}),
+    ("Portal: fix avatar upload", ["bug"], {"parent": 1, "state": "closed", "closed": 100}),
     ("Guided setup wizard, step 1", ["CAP:Guided-Setup"], {}),
     ("Setup wizard: allow skipping a step", ["cap: setup-wizard"], {}),
     ("Export my data as CSV", ["cap:export-user-data"], {}),
@@ -68,14 +69,18 @@ WEB: list[GitHubRow] = [
     ("Follow-up on a removed epic", [], {"parent": 999}),
     ("Cycle A: refactor session handling", [], {"parent": 21}),
     ("Cycle B: session storage", [], {"parent": 20}),
-    ("Observability dashboards", ["cap:monitoring"], {"state": "closed", "reason": "not_planned"}),
+    (
+        "Observability dashboards",
+        ["cap:monitoring"],
+        {"state": "closed", "reason": "not_planned", "closed": 95},
+    ),
     ("Audit log viewer", ["cap:audit-log"], {}),
 ]
 
 MOBILE: list[GitHubRow] = [
     ("Offline mode for lists", ["cap:offline"], {"type": "Feature"}),
     ("Offline: resolve sync conflicts", [], {"parent": 1}),
-    ("Offline: cache eviction", [], {"parent": 1, "state": "closed"}),
+    ("Offline: cache eviction", [], {"parent": 1, "state": "closed", "closed": 75}),
     ("Push notification opt-in", ["Cap:Push-Notifications"], {}),
     ("Push deep links open the wrong screen", ["cap:push-notifications"], {"type": "Bug"}),
     ("In-app data export", ["cap:export-user-data"], {}),
@@ -87,7 +92,7 @@ MOBILE: list[GitHubRow] = [
     ("Portal view in the app", ["cap: portal"], {}),
     ("Crash reporting", ["cap:observability"], {}),
     ("Account page on mobile", [], {"parent": "acme/web#1"}),
-    ("Dark mode", ["cap:design-system"], {"state": "closed"}),
+    ("Dark mode", ["cap:design-system"], {"state": "closed", "closed": 130}),
     ("Consent screen on first launch", ["cap:consent-management"], {}),
 ]
 
@@ -101,7 +106,11 @@ PLAT: list[JiraRow] = [
         {"capability": {"value": "self-service-portal", "id": "10101"}},
     ),
     ("Portal API: profile endpoint", "Story", {"parent": "PLAT-1", "points": 3}),
-    ("Portal API: authentication", "Story", {"parent": "PLAT-1", "points": 5, "status": "Done"}),
+    (
+        "Portal API: authentication",
+        "Story",
+        {"parent": "PLAT-1", "points": 5, "status": "Done", "closed": 110},
+    ),
     ("Write tests for the profile endpoint", "Sub-task", {"parent": "PLAT-2", "points": 1}),
     ("Data export service", "Epic", {"capability": {"value": "export-user-data", "id": "10102"}}),
     ("Nightly export job (every 24 hours)", "Story", {"parent": "PLAT-5", "points": 5}),
@@ -132,7 +141,11 @@ PLAT: list[JiraRow] = [
     ("Cycle B: job runner config", "Sub-task", {"parent": "PLAT-19"}),
     ("Quarterly access review", "Task", {"labels": ["no-trace"]}),
     ("Design-system tokens for the admin UI", "Task", {"labels": ["cap:design-system"]}),
-    ("Guided setup analytics", "Story", {"labels": ["cap:guided-setup"], "status": "Done"}),
+    (
+        "Guided setup analytics",
+        "Story",
+        {"labels": ["cap:guided-setup"], "points": 3, "status": "Done", "closed": 85},
+    ),
 ]
 
 LABEL_COLOURS = {
@@ -178,6 +191,9 @@ def seed_demo(state: SandboxState) -> dict[str, int]:
                 state.gh_set_state(issue, "closed", "bob", extra.get("reason"))
                 issue.closed_at = created + 2 * DAY
             issue.updated = min(now, created + (i % 5 + 1) * DAY) if i < len(rows) - 2 else now
+            if "closed" in extra:  # delivered months ago: what velocity and effort count
+                issue.created = now - (extra["closed"] + 12) * DAY
+                issue.closed_at = issue.updated = now - extra["closed"] * DAY
             issue.cache = None
             count += 1
     server = state.data.jira_deployment == "server"
@@ -205,6 +221,11 @@ def seed_demo(state: SandboxState) -> dict[str, int]:
         jissue.updated = min(now, created + (i % 4 + 1) * DAY) if i < len(PLAT) - 2 else now
         if jissue.status == "Done":
             jissue.resolved = jissue.updated
+        if "closed" in extra:  # resolved months ago (and maybe edited since)
+            jissue.created = now - (extra["closed"] + 12) * DAY
+            jissue.resolved = now - extra["closed"] * DAY
+            if i < len(PLAT) - 2:  # the last two rows stay freshly edited
+                jissue.updated = jissue.resolved
         count += 1
     for key in [k for k, (_, _, e) in enumerate(PLAT, start=1) if e.get("deleted")]:
         state.jira_delete_issue(state.jira_issue(f"PLAT-{key}"))

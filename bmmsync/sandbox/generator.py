@@ -93,7 +93,6 @@ def generate(state: SandboxState, n: int, random_seed: int = 42) -> dict[str, in
         else:
             reason = "traced"
             labels = [f"cap:{rng.choice(TRACED)}"]
-        counts[reason] = counts.get(reason, 0) + 1
         data.next_id += 1
         if side < 2:
             repo = repos[side]
@@ -110,6 +109,8 @@ def generate(state: SandboxState, n: int, random_seed: int = 42) -> dict[str, in
                 parent = f"{repo.full_name}#{partner or number + 1}"
             if parent is None and labels and labels[0].startswith("cap:"):
                 gh_parents[side].append(number)
+            if parent_of == "parent" and parent is None:
+                reason = "no-capability"  # no parent to inherit from yet on this side
             issue = GhIssue(
                 id=data.next_id,
                 repo=repo.full_name,
@@ -140,6 +141,8 @@ def generate(state: SandboxState, n: int, random_seed: int = 42) -> dict[str, in
                 if partner is None:
                     open_cycle[side] = number
                 jparent = f"PLAT-{partner or number + 1}"
+            if parent_of == "parent" and jparent is None:
+                reason = "no-capability"  # no parent to inherit from yet
             capability = None
             if reason == "traced" and rng.random() < 0.3:
                 capability = {"value": labels[0][4:], "id": "10100"}
@@ -167,5 +170,6 @@ def generate(state: SandboxState, n: int, random_seed: int = 42) -> dict[str, in
             data.jira_issues[key] = jissue
             data.jira_ids[jissue.id] = key
             project.next_number += 1
+        counts[reason] = counts.get(reason, 0) + 1
     state.changed()
     return counts

@@ -536,20 +536,25 @@ class GitHubApi:
                 if itype is None:
                     raise validation("Issue", "type", "invalid")
                 type_id = itype.id
-        if "title" in body:
+        edits: dict[str, Any] = {}
+        if "title" in body and body["title"] != issue.title:
+            edits["title"] = {"from": issue.title}
             issue.title = body["title"]
-        if "body" in body:
+        if "body" in body and body["body"] != issue.body:
+            edits["body"] = {"from": issue.body}
             issue.body = _text(body["body"], "Issue", "body")
         if "assignees" in body:
             issue.assignees = [str(a) for a in body["assignees"] or []]
         elif "assignee" in body:
             issue.assignees = [body["assignee"]] if body["assignee"] else []
+        if type_id != issue.type_id:
+            edits["type"] = {}
         issue.type_id = type_id
         if "labels" in body:
-            self.state.gh_set_labels(issue, _label_names(body["labels"]))
+            self.state.gh_set_labels(issue, _label_names(body["labels"]), call.user)
         if "state" in body or reason is not None:
             self.state.gh_set_state(issue, body.get("state", issue.state), call.user, reason)
-        self.state.gh_touch(issue)
+        self.state.gh_edited(issue, edits, call.user)
         return 200, gj.single_issue_bytes(self.state, call.base, issue), {}
 
     # ----- labels ----------------------------------------------------------------------
@@ -567,22 +572,22 @@ class GitHubApi:
 
     def add_issue_labels(self, call: Call) -> Reply:
         issue = self._issue(call)
-        self.state.gh_add_labels(issue, _label_names(call.body))
+        self.state.gh_add_labels(issue, _label_names(call.body), call.user)
         return self._labels_reply(call, issue)
 
     def set_issue_labels(self, call: Call) -> Reply:
         issue = self._issue(call)
-        self.state.gh_set_labels(issue, _label_names(call.body))
+        self.state.gh_set_labels(issue, _label_names(call.body), call.user)
         return self._labels_reply(call, issue)
 
     def clear_issue_labels(self, call: Call) -> Reply:
-        self.state.gh_set_labels(self._issue(call), [])
+        self.state.gh_set_labels(self._issue(call), [], call.user)
         return 204, b"", {}
 
     def remove_issue_label(self, call: Call) -> Reply:
         issue = self._issue(call)
         try:
-            self.state.gh_remove_label(issue, call.path["name"])
+            self.state.gh_remove_label(issue, call.path["name"], call.user)
         except NotFound as exc:
             raise error(404, "Label does not exist") from exc
         return self._labels_reply(call, issue)

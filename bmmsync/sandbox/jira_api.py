@@ -297,7 +297,7 @@ class JiraApi:
         if not changes:
             return 204, None
         try:
-            self.state.jira_update(issue, **changes)
+            self.state.jira_update(issue, call.user, **changes)
         except ValueError as exc:
             raise error(400, errors={"labels": str(exc)}) from exc
         if call.query.get("returnIssue") == "true":
@@ -497,7 +497,7 @@ class JiraApi:
         tid = str(_object(_object(call.body).get("transition")).get("id", ""))
         if tid not in TRANSITIONS:
             raise error(400, f"Transition id '{tid}' is not valid for this issue.")
-        self.state.jira_update(issue, status=TRANSITIONS[tid])
+        self.state.jira_update(issue, call.user, status=TRANSITIONS[tid])
         return 204, None
 
 

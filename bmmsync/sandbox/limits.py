@@ -2,7 +2,8 @@
 
 GitHub's figures come from its docs (5,000 an hour per token, headers X-RateLimit-*,
 403/429 when exhausted, `retry-after` on secondary limits); Jira Cloud answers 429 with
-`Retry-After`. All budgets are per user and reset by `reset()`.
+`Retry-After`. All budgets are per user and reset by `reset()`. Jira's bucket refills by the
+sandbox's clock, so a pinned clock holds it empty and `advance` refills it.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
+from bmmsync.sandbox.clock import Clock
 from bmmsync.sandbox.config import SandboxConfig
 
 
@@ -21,8 +23,9 @@ class Budget:
 
 
 class Limits:
-    def __init__(self, config: SandboxConfig) -> None:
+    def __init__(self, config: SandboxConfig, clock: Clock) -> None:
         self.config = config
+        self.clock = clock
         self._github: dict[str, Budget] = {}
         self._writes: dict[str, deque[float]] = {}
         self._jira: dict[str, tuple[float, float]] = {}  # user -> (tokens, last time)
@@ -76,9 +79,9 @@ class Limits:
         rate = self.config.jira_rate_limit
         if not rate:
             return False
-        now = time.monotonic()
+        now = self.clock.seconds()
         tokens, last = self._jira.get(user, (rate, now))
-        tokens = min(rate, tokens + (now - last) * rate)
+        tokens = min(rate, tokens + max(0.0, now - last) * rate)
         if tokens < 1:
             self._jira[user] = (tokens, now)
             return True

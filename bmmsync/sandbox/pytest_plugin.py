@@ -59,11 +59,26 @@ class SandboxControl:
         return self.state(key=key)["jira"]["issues"][0]  # type: ignore[no-any-return]
 
     def fault(
-        self, route: str, status: int | str, count: int = 1, method: str | None = None
+        self,
+        route: str,
+        status: int | str,
+        count: int = 1,
+        method: str | None = None,
+        after: int = 0,
     ) -> Any:
         return self._call(
-            "POST", "/faults", {"route": route, "status": status, "count": count, "method": method}
+            "POST",
+            "/faults",
+            {"route": route, "status": status, "count": count, "method": method, "after": after},
         )
+
+    def holds(self) -> list[dict[str, str]]:
+        """Requests a `hold` fault keeps waiting."""
+        return self._call("GET", "/holds")  # type: ignore[no-any-return]
+
+    def release(self) -> Any:
+        """Let every held request go on (each gets its normal answer)."""
+        return self._call("DELETE", "/holds")
 
     def config(self, **changes: Any) -> Any:
         return self._call("POST", "/config", changes)
@@ -120,6 +135,7 @@ def _fresh(server: SandboxServer, jira_deployment: str) -> SandboxServer:
     server.sandbox.limits.reset()
     server.sandbox.faults.clear()
     server.sandbox.log.clear()
+    server.sandbox.webhooks.clear()
     return server
 
 

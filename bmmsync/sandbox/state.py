@@ -13,7 +13,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bmmsync.sandbox.clock import Clock
 from bmmsync.sandbox.config import SandboxConfig
@@ -29,6 +29,9 @@ from bmmsync.sandbox.records import (
     JiraProject,
     JiraUser,
 )
+
+if TYPE_CHECKING:
+    from bmmsync.sandbox.webhooks import WebhookBook
 
 # Fake, sandbox-only credentials (the contract other engineers rely on).
 GITHUB_TOKENS = {"bot-token": "bmmsync-bot", "alice-token": "alice", "bob-token": "bob"}
@@ -94,6 +97,22 @@ class SandboxState:
         self.dirty = False
         self._children: dict[str, list[GhIssue]] = {}  # lower parent key -> sub-issues
         self.app_tokens: dict[str, str] = {}  # installation token -> user
+        self.webhooks: WebhookBook | None = None  # set by the Sandbox: changes -> deliveries
+
+    def _gh_hook(self, event: str, action: str, issue: GhIssue, **extra: Any) -> None:
+        if self.webhooks is not None and self.webhooks.hooks and not issue.is_pr:
+            self.webhooks.github(event, action, issue, **extra)
+
+    def _jira_hook(
+        self,
+        event: str,
+        issue: JiraIssue,
+        actor: str | None = None,
+        type_name: str = "issue_updated",
+        items: list[dict[str, Any]] | None = None,
+    ) -> None:
+        if self.webhooks is not None and self.webhooks.hooks:
+            self.webhooks.jira(event, issue, actor, type_name=type_name, items=items)
 
     # ----- lifecycle -------------------------------------------------------------------
     def reset(self, jira_deployment: str | None = None) -> None:
@@ -261,26 +280,46 @@ class SandboxState:
                 self._children.setdefault(parent.lower(), []).append(issue)
             self._drop_parent_cache(issue)
             self.changed()
+            self._gh_hook("issues", "opened", issue, actor=user)
             return issue
 
-    def gh_set_labels(self, issue: GhIssue, names: list[str]) -> None:
+    def gh_set_labels(self, issue: GhIssue, names: list[str], actor: str | None = None) -> None:
         with self.lock:
             repo = self.repo(issue.repo)
+            before = {n.lower(): n for n in issue.labels}
             issue.labels = [self.ensure_label(repo, n).name for n in _unique(names)]
             self.gh_touch(issue)
+            after = {n.lower(): n for n in issue.labels}
+            for name in [before[k] for k in before if k not in after]:
+                self._gh_hook("issues", "unlabeled", issue, label=name, actor=actor)
+            for name in [after[k] for k in after if k not in before]:
+                self._gh_hook("issues", "labeled", issue, label=name, actor=actor)
 
-    def gh_add_labels(self, issue: GhIssue, names: list[str]) -> None:
+    def gh_edited(self, issue: GhIssue, changes: dict[str, Any], actor: str | None = None) -> None:
+        """Title, body or type set directly by a handler: tell the webhooks."""
         with self.lock:
-            self.gh_set_labels(issue, issue.labels + names)
+            self.gh_touch(issue)
+            if "type" in changes:
+                action = "typed" if issue.type_id else "untyped"
+                self._gh_hook("issues", action, issue, actor=actor)
+            edits = {k: v for k, v in changes.items() if k in ("title", "body")}
+            if edits:
+                self._gh_hook("issues", "edited", issue, changes=edits, actor=actor)
 
-    def gh_remove_label(self, issue: GhIssue, name: str) -> None:
+    def gh_add_labels(self, issue: GhIssue, names: list[str], actor: str | None = None) -> None:
+        with self.lock:
+            self.gh_set_labels(issue, issue.labels + names, actor)
+
+    def gh_remove_label(self, issue: GhIssue, name: str, actor: str | None = None) -> None:
         """Remove one label (case-insensitive); NotFound if the issue does not carry it."""
         with self.lock:
             kept = [n for n in issue.labels if n.lower() != name.lower()]
             if len(kept) == len(issue.labels):
                 raise NotFound(name)
+            removed = next(n for n in issue.labels if n.lower() == name.lower())
             issue.labels = kept
             self.gh_touch(issue)
+            self._gh_hook("issues", "unlabeled", issue, label=removed, actor=actor)
 
     def gh_set_state(
         self, issue: GhIssue, state: str, actor: str, reason: str | None = None
@@ -290,6 +329,7 @@ class SandboxState:
         if reason is not None and reason not in GITHUB_STATE_REASONS:
             raise ValueError(f"state_reason must be one of {GITHUB_STATE_REASONS}")
         with self.lock:
+            was = issue.state
             if state == "closed" and issue.state != "closed":
                 issue.closed_at = self.clock.now()
                 issue.closed_by = actor
@@ -302,16 +342,24 @@ class SandboxState:
                 issue.state_reason = reason
             issue.state = state
             self.gh_touch(issue)
+            if was != state:
+                action = "closed" if state == "closed" else "reopened"
+                self._gh_hook("issues", action, issue, actor=actor)
 
     def gh_set_parent(self, issue: GhIssue, parent: str | None) -> None:
         with self.lock:
             self._drop_parent_cache(issue)
+            old = issue.parent
             if issue.parent:
                 self._children[issue.parent.lower()].remove(issue)
             issue.parent = parent
             if parent:
                 self._children.setdefault(parent.lower(), []).append(issue)
             self.gh_touch(issue)
+            if old and old != parent:
+                self._gh_hook("sub_issues", "sub_issue_removed", issue, parent=old)
+            if parent and old != parent:
+                self._gh_hook("sub_issues", "sub_issue_added", issue, parent=parent)
 
     def gh_sub_issues(self, issue: GhIssue) -> list[GhIssue]:
         return self._children.get(issue.key.lower(), [])
@@ -416,6 +464,7 @@ class SandboxState:
             self.data.jira_ids[issue.id] = issue.key
             self._set_status(issue, status)
             self.changed()
+            self._jira_hook("jira:issue_created", issue, reporter, "issue_created")
             return issue
 
     def jira_change(self, issue: JiraIssue) -> None:
@@ -432,11 +481,12 @@ class SandboxState:
         issue.updated = self.clock.now()
         self.changed()
 
-    def jira_update(self, issue: JiraIssue, **values: Any) -> None:
+    def jira_update(self, issue: JiraIssue, actor: str | None = None, **values: Any) -> None:
         """Set record attributes (labels, summary, capability, parent, status...) as one change."""
         with self.lock:
             if "labels" in values:
                 _check_labels(values["labels"])
+            before = {name: copy.copy(getattr(issue, name, None)) for name in values}
             self.jira_change(issue)
             for name, value in values.items():
                 if name == "status":
@@ -446,6 +496,13 @@ class SandboxState:
                 else:
                     raise ValueError(f"cannot set {name!r}")
             self.jira_touch(issue)
+            items = [
+                _change_item(name, before[name], getattr(issue, name))
+                for name in values
+                if before[name] != getattr(issue, name)
+            ]
+            if items:
+                self._jira_hook("jira:issue_updated", issue, actor, "issue_updated", items)
 
     def _set_status(self, issue: JiraIssue, status: str) -> None:
         match = [s for s in JIRA_STATUSES if s.lower() == status.lower()]
@@ -456,6 +513,7 @@ class SandboxState:
 
     def jira_delete_issue(self, issue: JiraIssue) -> None:
         with self.lock:
+            self._jira_hook("jira:issue_deleted", issue, None, "issue_deleted")
             del self.data.jira_issues[issue.key]
             del self.data.jira_ids[issue.id]
             for cid in issue.comment_ids:
@@ -479,6 +537,7 @@ class SandboxState:
             self.jira_change(issue)
             issue.comment_ids.append(comment.id)
             self.jira_touch(issue)
+            self._jira_hook("jira:issue_updated", issue, author, "issue_commented")
             return comment
 
     def jira_comment(self, comment_id: str) -> JiraComment:
@@ -497,6 +556,7 @@ class SandboxState:
             issue = self.jira_issue(str(comment.issue_id))
             self.jira_change(issue)
             self.jira_touch(issue)
+            self._jira_hook("jira:issue_updated", issue, author, "issue_comment_edited")
 
     def jira_delete_comment(self, comment: JiraComment) -> None:
         with self.lock:
@@ -505,6 +565,7 @@ class SandboxState:
             self.jira_change(issue)
             issue.comment_ids.remove(comment.id)
             self.jira_touch(issue)
+            self._jira_hook("jira:issue_updated", issue, None, "issue_comment_deleted")
 
     def jira_set_comment_property(self, comment: JiraComment, key: str, value: Any) -> bool:
         """Set a property; True when it was new (the API answers 201 then, else 200)."""
@@ -520,6 +581,26 @@ def _unique(names: list[str]) -> list[str]:
     for name in names:
         seen.setdefault(name.lower(), name)
     return list(seen.values())
+
+
+def _change_item(name: str, old: Any, new: Any) -> dict[str, Any]:
+    """A changelog item as Jira's webhooks carry it (labels as space-separated strings)."""
+
+    def text(value: Any) -> str | None:
+        if value is None:
+            return None
+        return " ".join(value) if isinstance(value, list) else str(value)
+
+    field = {"summary": "summary", "labels": "labels", "status": "status"}.get(name, name)
+    return {
+        "field": field,
+        "fieldtype": "jira" if field in ("summary", "labels", "status") else "custom",
+        "fieldId": field,
+        "from": None,
+        "fromString": text(old),
+        "to": None,
+        "toString": text(new),
+    }
 
 
 def _check_labels(labels: list[str]) -> None:

@@ -1,4 +1,4 @@
-"""One run of the product: sync -> check -> plan -> apply, under the store's run lease.
+"""One run of the product: sync -> check -> plan -> apply, under the run lease (service/lease).
 
 Used by `bmmsync run` (on a schedule or `--once`), by `bmmsync demo`, and by tests. A run
 never raises for a failing source or write: it ends in a `RunReport` whose `result` says
@@ -9,23 +9,20 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
-import socket
 import threading
-import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from bmmsync.checking import Judgement, check_store, judge_store, store_snapshot, summarise
 from bmmsync.config.settings import Config
-from bmmsync.errors import BmmsyncError
+from bmmsync.errors import BmmsyncError, LeaseLost
+from bmmsync.service.lease import RunLease
 from bmmsync.store.database import Store
-from bmmsync.store.lease import release, try_acquire
 from bmmsync.store.map_repo import sync_model
 from bmmsync.store.models import RunRow
 from bmmsync.store.upsert import bulk_upsert
@@ -33,12 +30,7 @@ from bmmsync.sync import sync_sources
 
 log = logging.getLogger("bmmsync.service")
 
-LEASE_TTL = timedelta(minutes=15)
-
-
-def default_holder() -> str:
-    """Who we are in the lease table: host and process, readable in `bmmsync status`."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+LOST_LEASE = "lost-lease"
 
 
 def config_digest(config: Config) -> str:
@@ -58,8 +50,9 @@ class RunReport:
     run_id: str
     started_at: datetime
     finished_at: datetime | None = None
-    result: str = "running"  # ok | failed | skipped
+    result: str = "running"  # ok | failed | skipped | lost-lease
     skipped_reason: str | None = None
+    notes: list[str] = field(default_factory=list)
     sync: dict[str, Any] = field(default_factory=dict)
     check: dict[str, Any] = field(default_factory=dict)
     flagging: dict[str, Any] = field(default_factory=dict)
@@ -76,6 +69,7 @@ class RunReport:
             "check": self.check,
             "flagging": self.flagging,
             "errors": self.errors,
+            "notes": self.notes,
         }
 
     def summary_line(self) -> str:
@@ -131,50 +125,78 @@ def _save_run(store: Store, report: RunReport, holder: str) -> None:
         )
 
 
-# The flagging step gets the run's judgement, so the store is judged once per run.
-Step = Callable[[Config, Store, RunReport, Judgement], None]
+def take_run_lease(config: Config, store: Store) -> RunLease | str:
+    """The run lease with its heartbeat running, or why not (another instance holds it).
+
+    Raises `LeaseConflict` when the holder runs a different configuration."""
+    digest = config_digest(config)
+    lease = RunLease(store, digest)
+    other = lease.acquire()
+    if other is None:
+        return lease
+    if other.config_digest != digest:
+        raise LeaseConflict(
+            f"another bmmsync instance ({other.holder}) with a different configuration "
+            f"holds this store until {other.expires_at:%Y-%m-%d %H:%M:%S} UTC; "
+            "point store.url elsewhere or stop the other instance"
+        )
+    return f"another instance ({other.holder}) holds the run lease"
+
+
+# The flagging step gets the run's judgement, so the store is judged once per run, and the
+# run's lease, which fences each tracker write.
+Step = Callable[[Config, Store, RunReport, Judgement, RunLease], None]
 
 
 def run_once(
     config: Config,
     store: Store,
     *,
-    holder: str | None = None,
     apply_writes: Step | None = None,
     stop: threading.Event | None = None,
     full: bool = False,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] | None = None,
+    notes: Sequence[str] = (),
 ) -> RunReport:
     """sync -> check -> (plan -> apply) once, if the run lease is ours.
 
     Returns a skipped report when another instance with the same configuration holds the
-    lease; raises `LeaseConflict` when the holder runs a different configuration.
-    `apply_writes` is the flagging step (None: sync and check only).
+    lease; raises `LeaseConflict` when the holder runs a different configuration. A run that
+    loses the lease midway stops before its next tracker write and ends `lost-lease`.
+    `apply_writes` is the flagging step (None: sync and check only); `sleep` replaces the
+    lease's waits (tests); `notes` are kept with the run for `bmmsync status`.
     """
-    holder = holder or default_holder()
-    report = RunReport(run_id=uuid.uuid4().hex[:12], started_at=_now())
-    digest = config_digest(config)
+    report = RunReport(run_id=uuid.uuid4().hex[:12], started_at=_now(), notes=list(notes))
     try:
-        with store.session() as session:
-            other = try_acquire(session, holder, digest, report.started_at, LEASE_TTL)
+        lease = take_run_lease(config, store)
     except SQLAlchemyError as exc:  # the database is down: this run fails, the next may not
         report.result = "failed"
         report.finished_at = _now()
         report.errors.append(f"store unavailable: {str(exc).splitlines()[0]}")
         log.error(report.summary_line())
         return report
-    if other is not None:
-        if other.config_digest != digest:
-            raise LeaseConflict(
-                f"another bmmsync instance ({other.holder}) with a different configuration "
-                f"holds this store until {other.expires_at:%Y-%m-%d %H:%M:%S} UTC; "
-                "point store.url elsewhere or stop the other instance"
-            )
+    if isinstance(lease, str):
         report.result = "skipped"
-        report.skipped_reason = f"another instance ({other.holder}) holds the run lease"
+        report.skipped_reason = lease
         log.info(report.summary_line())
         return report
-    _save_run(store, report, holder)
+    with lease:
+        _run_under(lease, config, store, report, apply_writes, stop, full, sleep or lease.sleep)
+    log.info(report.summary_line())
+    return report
+
+
+def _run_under(
+    lease: RunLease,
+    config: Config,
+    store: Store,
+    report: RunReport,
+    apply_writes: Step | None,
+    stop: threading.Event | None,
+    full: bool,
+    sleep: Callable[[float], None],
+) -> None:
+    _save_run(store, report, lease.holder)
     try:
         with store.session() as session:
             changes = sync_model(session, config.load_model(), report.started_at)
@@ -183,16 +205,20 @@ def run_once(
         sync_report = sync_sources(config, store, full=full, sleep=sleep)
         report.sync = sync_report.as_dict()
         report.errors += [f"source {s.name}: {s.error}" for s in sync_report.sources if not s.ok]
-        _renew(store, holder, digest)
         if stop is None or not stop.is_set():
             now = _now()
             with store.session() as session:
                 judgement = check_store(session, config.mapping.to_rules(), now.date(), now)
             report.check = summarise(judgement)
             if apply_writes is not None and (stop is None or not stop.is_set()):
-                _renew(store, holder, digest)
-                apply_writes(config, store, report, judgement)
+                apply_writes(config, store, report, judgement, lease)
+        if lease.lost.is_set():
+            raise LeaseLost("the run lease was lost: the run stopped before its next write")
         report.result = "failed" if report.errors else "ok"
+    except LeaseLost as exc:
+        report.result = LOST_LEASE
+        report.errors.append(str(exc))
+        log.error("run %s stopped: %s", report.run_id, exc)
     except (BmmsyncError, SQLAlchemyError) as exc:
         report.result = "failed"
         report.errors.append(str(exc).splitlines()[0])
@@ -200,13 +226,9 @@ def run_once(
     finally:
         report.finished_at = _now()
         try:
-            _save_run(store, report, holder)
-            with store.session() as session:
-                release(session, holder, report.finished_at)
+            _save_run(store, report, lease.holder)
         except SQLAlchemyError as exc:  # the database went away: the lease simply expires
             log.error("could not record run %s: %s", report.run_id, exc)
-    log.info(report.summary_line())
-    return report
 
 
 def take_snapshot(config: Config, store: Store) -> dict[str, Any]:
@@ -216,8 +238,3 @@ def take_snapshot(config: Config, store: Store) -> dict[str, Any]:
     with store.session() as session:
         judgement = judge_store(session, config.mapping.to_rules(), now.date())
         return store_snapshot(session, judgement, now)
-
-
-def _renew(store: Store, holder: str, digest: str) -> None:
-    with store.session() as session:
-        try_acquire(session, holder, digest, _now(), LEASE_TTL)

@@ -2,9 +2,11 @@
 
 Every `schedule.poll_every` (with jitter) a run; coalesced, one at a time, with a misfire
 grace time, so a slow run or a paused machine never piles runs up. After n failed runs in
-a row the next 2^(n-1) - 1 scheduled runs are skipped (up to an hour), so a tracker that is
-down for hours is not hammered. The config file is re-read before each run: a broken edit
-is reported and the last good config keeps running.
+a row the next run waits `backoff_delay(n)` from the last one (poll_every * 2^(n-1), at most
+an hour), so a tracker that is down for hours is not hammered; each skipped run is logged,
+and `bmmsync status` shows the back-off from the runs table with the same function. The
+config file is re-read before each run: a broken edit is logged, kept with the run for
+`bmmsync status`, and the last good config keeps running.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
@@ -30,52 +32,77 @@ log = logging.getLogger("bmmsync.scheduler")
 
 MAX_BACKOFF = timedelta(hours=1)
 
-RunFn = Callable[[Config, threading.Event], RunReport]
+# A run gets the config, the stop flag, and notes to keep with it (a refused config edit).
+RunFn = Callable[[Config, threading.Event, Sequence[str]], RunReport]
 SnapshotFn = Callable[[Config], object]
+Clock = Callable[[], datetime]
+
+
+def backoff_delay(failures: int, poll_every: timedelta) -> timedelta:
+    """How long after the last of `failures` failed runs in a row the next run may start."""
+    if failures <= 0:
+        return poll_every
+    return min(poll_every * (1 << min(failures - 1, 32)), max(MAX_BACKOFF, poll_every))
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
 class Service:
     """The long-running service: the scheduler, the current config, and the stop flag."""
 
     def __init__(
-        self, config: Config, config_path: Path, run: RunFn, snapshot: SnapshotFn | None = None
+        self,
+        config: Config,
+        config_path: Path,
+        run: RunFn,
+        snapshot: SnapshotFn | None = None,
+        *,
+        clock: Clock = _utcnow,
     ) -> None:
         self.config = config
         self.config_path = config_path
         self._run = run
         self._snapshot = snapshot
+        self._clock = clock
         self.stop = threading.Event()
-        self.failures = 0
-        self.skip = 0  # scheduled runs still to skip after failures
+        self._failures = 0
+        self._not_before: datetime | None = None
         self.scheduler = BlockingScheduler(timezone=UTC)
 
-    def _reload(self) -> None:
+    def _reload(self) -> list[str]:
+        """Re-read the config file; a broken edit is refused, logged and returned."""
         try:
             self.config = load_config(self.config_path)
         except ConfigError as exc:
             for line in exc.problems:
                 log.error("config change refused, keeping the running config: %s", line)
+            return [f"config change refused, the running config kept: {p}" for p in exc.problems]
+        return []
 
     def tick(self) -> RunReport | None:
         """One scheduled run, unless a back-off or a stop says otherwise."""
         if self.stop.is_set():
             return None
-        if self.skip > 0:
-            self.skip -= 1
+        now = self._clock()
+        poll = self.config.schedule.poll_every
+        # Ticks come every poll_every, give or take the jitter: half a period of slack.
+        if self._not_before is not None and now + poll / 2 < self._not_before:
             log.info(
-                "backing off after %d failed run(s): %d scheduled run(s) left to skip",
-                self.failures,
-                self.skip,
+                "backing off after %d failed run(s) in a row: run skipped, next run at %s UTC",
+                self._failures,
+                f"{self._not_before:%Y-%m-%d %H:%M:%S}",
             )
             return None
-        self._reload()
-        report = self._run(self.config, self.stop)
+        notes = self._reload()
+        report = self._run(self.config, self.stop, notes)
         if report.result == "failed":
-            self.failures += 1
-            most = max(int(MAX_BACKOFF / self.config.schedule.poll_every) - 1, 0)
-            self.skip = min(2 ** (self.failures - 1) - 1, most)
+            self._failures += 1
+            delay = backoff_delay(self._failures, self.config.schedule.poll_every)
+            self._not_before = now + delay
         elif report.result == "ok":
-            self.failures = 0
+            self._failures, self._not_before = 0, None
         return report
 
     def daily_snapshot(self) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -246,6 +247,18 @@ class AuditRow(Base):
     response_id: Mapped[str | None] = mapped_column(String(100))
 
 
+class MeasurementRow(Base):
+    """A key result's value on a date (`bmmsync model measure`); one per metric and day."""
+
+    __tablename__ = "measurements"
+
+    motivator: Mapped[str] = mapped_column(String(200), primary_key=True)
+    metric: Mapped[str] = mapped_column(String(300), primary_key=True)
+    at: Mapped[date] = mapped_column(Date, primary_key=True)
+    value: Mapped[float] = mapped_column(Float)
+    recorded_at: Mapped[datetime] = mapped_column(Stamp())
+
+
 class MetricSnapshotRow(Base):
     __tablename__ = "metric_snapshots"
     __table_args__ = (Index("ix_metric_snapshots_taken_at", "taken_at"),)
@@ -269,7 +282,11 @@ class RunRow(Base):
 
 
 class LeaseRow(Base):
-    """A named lease with expiry: one writer across instances."""
+    """A named lease with expiry: one writer across instances.
+
+    `token` is the fencing token, bumped at each acquisition; `host`, `pid` and
+    `process_start` identify the holding process, so a dead holder on this host is taken over
+    at once."""
 
     __tablename__ = "leases"
 
@@ -278,6 +295,50 @@ class LeaseRow(Base):
     config_digest: Mapped[str] = mapped_column(String(64), default="")
     acquired_at: Mapped[datetime] = mapped_column(Stamp())
     expires_at: Mapped[datetime] = mapped_column(Stamp())
+    token: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    host: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    pid: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    process_start: Mapped[str] = mapped_column(String(40), default="", server_default="")
+
+
+class WebhookEventRow(Base):
+    """A tracker delivery waiting for the worker: the durable queue behind /hooks/*.
+
+    One row per delivery id (dedupe); `claimed_until` makes a claim expire, so a worker
+    killed mid-batch leaves its events to the next one; `not_before` holds the back-off."""
+
+    __tablename__ = "webhook_events"
+    __table_args__ = (
+        Index("uq_webhook_events_delivery", "tracker", "delivery_id", unique=True),
+        Index("ix_webhook_events_pending", "done_at", "not_before"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tracker: Mapped[str] = mapped_column(String(20))
+    delivery_id: Mapped[str] = mapped_column(String(200))
+    event: Mapped[str] = mapped_column(String(100))
+    source: Mapped[str] = mapped_column(String(100))
+    keys: Mapped[list[str]] = mapped_column(Json, default=list)
+    detail: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    received_at: Mapped[datetime] = mapped_column(Stamp())
+    not_before: Mapped[datetime] = mapped_column(Stamp())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    claimed_until: Mapped[datetime | None] = mapped_column(Stamp())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    done_at: Mapped[datetime | None] = mapped_column(Stamp())
+
+
+class WebhookRefusalRow(Base):
+    """Deliveries refused or ignored, counted by tracker and cause (`bmmsync webhooks check`
+    reads it; any instance may have received them, so the count lives in the store)."""
+
+    __tablename__ = "webhook_refusals"
+
+    tracker: Mapped[str] = mapped_column(String(20), primary_key=True)
+    cause: Mapped[str] = mapped_column(String(50), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    last_at: Mapped[datetime] = mapped_column(Stamp())
 
 
 class DashboardAggregateRow(Base):

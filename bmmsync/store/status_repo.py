@@ -31,13 +31,15 @@ class StoreStatus:
     last_finished_run: dict[str, Any] | None
     lease: LeaseHolder | None
     sources: list[SourceStatus]
+    failures_in_a_row: int  # finished runs, newest first, that failed (the back-off's n)
 
 
-def read_status(session: Session, now: datetime) -> StoreStatus:
+def read_status(session: Session) -> StoreStatus:
     """Four small queries, whatever the size of the store."""
-    runs = session.scalars(select(RunRow).order_by(RunRow.started_at.desc()).limit(5)).all()
+    runs = session.scalars(select(RunRow).order_by(RunRow.started_at.desc()).limit(10)).all()
     last = runs[0] if runs else None
-    finished = next((r for r in runs if r.finished_at is not None), None)
+    finished = [r for r in runs if r.finished_at is not None]
+    failures = next((n for n, r in enumerate(finished) if r.result != "failed"), len(finished))
     active = (FlagRow.flagged_at.is_not(None)) & (FlagRow.cleared_at.is_(None))
     counts = {
         row.source: (row.flagged, row.deferred)
@@ -64,9 +66,10 @@ def read_status(session: Session, now: datetime) -> StoreStatus:
     ]
     return StoreStatus(
         last_run=_run_dict(last) if last else None,
-        last_finished_run=_run_dict(finished) if finished else None,
-        lease=current_holder(session, now),
+        last_finished_run=_run_dict(finished[0]) if finished else None,
+        lease=current_holder(session),
         sources=sources,
+        failures_in_a_row=failures,
     )
 
 

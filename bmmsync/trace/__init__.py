@@ -28,7 +28,7 @@ from bmmsync.trace.judge import (
     tickets_by_source,
 )
 from bmmsync.trace.map_findings import capabilities_worked_on, map_findings
-from bmmsync.trace.metrics import Metrics, compute_metrics, parse_target
+from bmmsync.trace.metrics import Metrics, compute_metrics
 from bmmsync.trace.reasons import Reason, reason_table
 from bmmsync.trace.rules import MappingRules
 
@@ -53,7 +53,6 @@ __all__ = [
     "explain",
     "judge",
     "map_findings",
-    "parse_target",
     "reason_table",
     "tickets_by_source",
     "tickets_for_map_change",

@@ -5,12 +5,10 @@ Definitions (the README renders these):
 - technical-debt ratio = work of in-scope untraced tickets / work of all in-scope tickets,
   where a ticket's work is its story points, or 1 when it has none (a ticket with 0 points
   counts 0);
-- goal achievement rate = motivators whose latest assessment on or before the target's
-  deadline meets the target / motivators with at least one target due (deadline passed);
-  a motivator with several due targets counts as achieved only if all are met. A target
-  counts as *unparseable* (and not met) when its text is not `<`, `<=`, `>`, `>=`, `=` or
-  `==` followed by a number (an optional `%` is ignored), or when the assessment has no
-  value; those motivators are listed in `unparseable`;
+- goal achievement rate = key results (targets of active motivators) met by their date /
+  key results due (deadline passed); met means the latest measurement on or before the
+  deadline meets the target (see `bmmsync.outcomes.keyresults`). A target that does not
+  read is listed in `unparseable` (and, when due, counts as missed);
 - map coverage = active capabilities with at least one in-scope ticket / active
   capabilities, and active motivators answered by at least one active decision / active
   motivators.
@@ -19,46 +17,16 @@ A ratio over nothing is None (not 0 and not 100 %).
 
 from __future__ import annotations
 
-import operator
-import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
 
-from bmmsync.domain import Motivator, Status, Target
+from bmmsync.domain import Measurement, Status
+from bmmsync.outcomes.keyresults import key_results
 from bmmsync.trace.index import MapIndex
 from bmmsync.trace.judge import Verdict
-
-_TARGET = re.compile(r"^\s*(<=|>=|==|=|<|>|≤|≥)\s*([-+]?\d+(?:[.,]\d+)?)\s*%?\s*$")
-_OPERATORS: dict[str, Callable[[float, float], bool]] = {
-    "<": operator.lt,
-    "<=": operator.le,
-    "≤": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
-    "≥": operator.ge,
-    "=": operator.eq,
-    "==": operator.eq,
-}
-
-
-def parse_target(text: str) -> tuple[str, float] | None:
-    """`"< 10%"` -> `("<", 10.0)`; None when the text is not a comparison with a number."""
-    found = _TARGET.match(text)
-    if found is None:
-        return None
-    return found.group(1), float(found.group(2).replace(",", "."))
-
-
-def target_met(target: Target, value: float | None) -> bool | None:
-    """Whether `value` meets `target`; None when either cannot be read."""
-    parsed = parse_target(target.target)
-    if parsed is None or value is None:
-        return None
-    op, threshold = parsed
-    return _OPERATORS[op](value, threshold)
 
 
 def _ratio(part: float, whole: float) -> float | None:
@@ -177,36 +145,21 @@ class Metrics:
         }
 
 
-def goal_figures(index: MapIndex, today: date) -> GoalFigures:
+def goal_figures(index: MapIndex, measured: Iterable[Measurement], today: date) -> GoalFigures:
     figures = GoalFigures()
-    for motivator in sorted(index.motivators.values(), key=lambda m: m.id):
-        if motivator.status is not Status.ACTIVE:
-            continue
-        due = [t for t in motivator.targets if t.by is not None and t.by <= today]
-        if not due:
+    for kr in key_results(index.model, measured, today):
+        name = f"{kr.motivator}: {kr.metric}"
+        if kr.spec is None:
+            figures.unparseable.append(name)
+        if not kr.due:
             continue
         figures.due += 1
-        verdicts = [_target_verdict(index, motivator, target) for target in due]
-        if any(v is None for v in verdicts):
-            figures.unparseable.append(motivator.id)
-        if all(v is True for v in verdicts):
+        if kr.met:
             figures.achieved += 1
-            figures.achieved_ids.append(motivator.id)
+            figures.achieved_ids.append(name)
         else:
-            figures.missed_ids.append(motivator.id)
+            figures.missed_ids.append(name)
     return figures
-
-
-def _target_verdict(index: MapIndex, motivator: Motivator, target: Target) -> bool | None:
-    """Met by the latest assessment on or before the deadline (None if unreadable)."""
-    assert target.by is not None
-    latest = None
-    for assessment in index.assessments.get(motivator.id, ()):
-        if assessment.date <= target.by:
-            latest = assessment
-    if latest is None:
-        return False
-    return target_met(target, latest.value)
 
 
 def coverage_figures(index: MapIndex, worked_on: Iterable[str]) -> CoverageFigures:
@@ -231,7 +184,12 @@ def coverage_figures(index: MapIndex, worked_on: Iterable[str]) -> CoverageFigur
     return figures
 
 
-def compute_metrics(verdicts: Iterable[Verdict], index: MapIndex, today: date) -> Metrics:
+def compute_metrics(
+    verdicts: Iterable[Verdict],
+    index: MapIndex,
+    today: date,
+    measured: Iterable[Measurement] = (),
+) -> Metrics:
     """All figures for one run. Linear in the number of verdicts."""
     overall = TraceFigures()
     by_source: dict[str, TraceFigures] = defaultdict(TraceFigures)
@@ -252,6 +210,6 @@ def compute_metrics(verdicts: Iterable[Verdict], index: MapIndex, today: date) -
         by_source=dict(by_source),
         by_project=dict(by_project),
         by_capability=dict(by_capability),
-        goals=goal_figures(index, today),
+        goals=goal_figures(index, measured, today),
         coverage=coverage_figures(index, worked),
     )

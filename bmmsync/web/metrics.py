@@ -21,6 +21,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bmmsync.errors import StoreError
 from bmmsync.store.dashboard_repo import load_aggregate, load_aggregates
+from bmmsync.store.event_queue import depth
+from bmmsync.store.event_queue import health as webhook_health
 from bmmsync.store.models import AuditRow, FlagRow, RunRow, SourceRow
 from bmmsync.web.aggregates import ALL
 from bmmsync.web.storehandle import StoreHandle
@@ -151,6 +153,20 @@ class StoreCollector(Collector):
             if last_ok is not None:
                 success.add_metric([], last_ok.timestamp())
             yield success
+            queue = GaugeMetricFamily(
+                "bmmsync_webhook_queue_depth", "Webhook events not yet processed (all instances)."
+            )
+            queue.add_metric([], depth(session))
+            yield queue
+            refused = CounterMetricFamily(
+                "bmmsync_webhook_refusals",
+                "Webhook deliveries refused or ignored, by tracker and cause.",
+                labels=["tracker", "cause"],
+            )
+            for health in webhook_health(session, ["github", "jira"]):
+                for cause, n in health.refusals.items():
+                    refused.add_metric([health.tracker, cause], n)
+            yield refused
 
 
 def metrics_registry(store: StoreHandle) -> tuple[CollectorRegistry, ServiceMetrics]:

@@ -26,6 +26,7 @@ from bmmsync.store.dashboard_repo import (
     scope_names,
 )
 from bmmsync.store.map_repo import load_model
+from bmmsync.store.measurement_repo import all_measurements
 from bmmsync.store.models import AuditRow, FlagRow, RunRow, TicketRow, TraceLinkRow, VerdictRow
 from bmmsync.store.snapshot_repo import snapshot_before, snapshots_since
 from bmmsync.store.status_repo import read_status
@@ -439,7 +440,7 @@ def review_page(session: Session, ctx: Context, query: Query) -> dict[str, Any]:
         active = since_at if since_at is not None and cleared is None else None
         item["flagged_since"] = active.isoformat() if active else None
         item["age_days"] = (ctx.now - active).days if active else None
-        item["explain"] = "/explain?" + urlencode({"key": item["key"], "source": item["source"]})
+        item["explain"] = explain_href(item["key"], item["source"])
     matching = base.subquery()
     counts = session.execute(
         select(matching.c.reason, func.count()).group_by(matching.c.reason)
@@ -475,6 +476,12 @@ def _node(node: ExplainNode) -> dict[str, Any]:
     }
 
 
+def explain_href(key: str, source: str | None = None) -> str:
+    """A link to `/explain`; keys hold `#` and `/`, so they are encoded (an unencoded `#`
+    would start the fragment and ask for `owner/repo` instead)."""
+    return "/explain?" + urlencode({"key": key} | ({"source": source} if source else {}))
+
+
 def explain_page(session: Session, ctx: Context, query: Query) -> dict[str, Any]:
     key = query.text("key", required=True)
     source = query.text("source")
@@ -484,10 +491,7 @@ def explain_page(session: Session, ctx: Context, query: Query) -> dict[str, Any]
     except UnknownTicketError as exc:
         raise NotFound(
             str(exc),
-            [
-                {"label": k, "href": "/explain?" + urlencode({"key": k})}
-                for k in closest_keys(session, key, source)
-            ],
+            [{"label": k, "href": explain_href(k)} for k in closest_keys(session, key, source)],
         ) from None
     return {
         "key": found.key,
@@ -530,7 +534,7 @@ def current_figures(session: Session, ctx: Context, everything: Aggregate) -> di
         "overall": everything.figures["overall"],
         **groups,
         "by_capability": by_cap,
-        "goals": goal_figures(index, ctx.today).as_dict(),
+        "goals": goal_figures(index, all_measurements(session), ctx.today).as_dict(),
         "coverage": coverage_figures(index, worked).as_dict(),
     }
 
@@ -596,7 +600,7 @@ def map_page(session: Session, ctx: Context, query: Query) -> dict[str, Any]:
 
 
 def status_page(session: Session, ctx: Context, query: Query) -> dict[str, Any]:
-    state = read_status(session, ctx.now)
+    state = read_status(session)
     runs = session.scalars(select(RunRow).order_by(RunRow.started_at.desc()).limit(10)).all()
     deferred = session.scalar(select(func.count()).where(FlagRow.deferred.is_(True))) or 0
     writes = session.execute(

@@ -215,6 +215,12 @@ class GitHubConnector:
                     raise SourceError(self.name, f"{what}: malformed repository") from None
                 if full_name.lower().startswith(f"{org.lower()}/"):
                     names.append(f"org:{full_name}")
+        if app and not names and not mine:
+            raise SourceError(
+                self.name,
+                f"{what}: it reaches none (is the App installed on {org}, "
+                "with access to its repositories?)",
+            )
         listed = {n.lower() for n in names}
         lost = {s: s.partition(":")[2] for s in mine if s.lower() not in listed}
         # Only a one-page answer is cached: a 304 on page 1 says nothing about page 2.

@@ -197,27 +197,22 @@ class JiraConnector:
 
         def fetch(token: Any) -> tuple[list[Any], Any]:
             params: dict[str, Any] = {"jql": jql, "fields": fields, "maxResults": size}
-            if self.cloud:
-                if token is not None:
-                    params["nextPageToken"] = token
-                data = self._call("GET", self._url("search/jql"), what, params=params)
-                if not isinstance(data, dict) or not isinstance(data.get("issues"), list):
-                    raise SourceError(self.name, f"{what}: malformed page (no issues list)")
-                following = None if data.get("isLast", True) else data.get("nextPageToken")
-                return data["issues"], following
-            start = token or 0
-            params["startAt"] = start
-            data = self._call("GET", self._url("search"), what, params=params)
+            if token is not None:
+                params["nextPageToken"] = token
+            data = self._call("GET", self._url("search/jql"), what, params=params)
             if not isinstance(data, dict) or not isinstance(data.get("issues"), list):
                 raise SourceError(self.name, f"{what}: malformed page (no issues list)")
-            issues = data["issues"]
-            after = start + len(issues)
-            more = issues and after < int(data.get("total") or 0)
-            return issues, after if more else None
+            following = None if data.get("isLast", True) else data.get("nextPageToken")
+            return data["issues"], following
 
         seen: set[tuple[str, str]] = set()
         newest = None if full else parse_time(cursor.value)
-        for issues in follow_pages(fetch, source=self.name, what=what):
+        pages = (
+            follow_pages(fetch, source=self.name, what=what)
+            if self.cloud
+            else self._offset_pages(jql, fields, what)
+        )
+        for issues in pages:
             tickets: list[Ticket] = []
             for issue in issues:
                 try:
@@ -234,6 +229,45 @@ class JiraConnector:
                     newest = updated
             value = utc_iso(newest) if newest else cursor.value
             yield Page(stream, tickets, Cursor(value, None))
+
+    def _offset_pages(self, jql: str, fields: str, what: str) -> Iterator[list[Any]]:
+        """Server/Data Center `startAt` pages that survive edits made while paging.
+
+        An issue edited (or deleted) during paging leaves its place in the `updated` order,
+        so every later offset shifts back by one and a plain `startAt` walk skips an issue.
+        Each page therefore starts on the last issue of the page before (the anchor) and
+        yields only what follows it; when the anchor is not there, earlier issues moved away,
+        and the walk steps back until it finds the anchor (or restarts from the top). What
+        is read twice is dropped by the caller's de-duplication.
+        """
+        size = self.options.page_size
+        start, anchor, budget = 0, None, None
+        while True:
+            begin = max(0, start - 1) if anchor else start
+            params = {"jql": jql, "fields": fields, "startAt": begin}
+            params["maxResults"] = size + (1 if anchor else 0)
+            data = self._call("GET", self._url("search"), what, params=params)
+            if not isinstance(data, dict) or not isinstance(data.get("issues"), list):
+                raise SourceError(self.name, f"{what}: malformed page (no issues list)")
+            issues, total = data["issues"], int(data.get("total") or 0)
+            if budget is None:
+                budget = 3 * (total // max(1, size) + 1) + 10
+            budget -= 1
+            if budget < 0:
+                raise SourceError(self.name, f"{what}: results kept shifting while paging")
+            keys = [str(issue.get("key")) if isinstance(issue, dict) else "" for issue in issues]
+            if anchor is not None and anchor in keys:
+                fresh = keys.index(anchor) + 1
+            elif anchor is not None and begin > 0:
+                start = max(1, begin - size + 1)  # look for the anchor one page earlier
+                continue
+            else:
+                fresh = 0  # no anchor yet, or it moved away: read from the top again
+            yield issues[fresh:]
+            after = begin + len(issues)
+            if not issues or after >= total:
+                return
+            start, anchor = after, keys[-1]
 
     def fetch(self, key: str) -> Ticket | None:
         ids = self.field_ids

@@ -1,7 +1,7 @@
 """tickets.closed_at: when a ticket was last closed (for velocity and effort by period)
 
 Revision ID: 0003_closed_at
-Revises: 0001
+Revises: 0002_lease
 Create Date: 2026-12-07 02:45:00
 
 Existing rows stay NULL until the next `bmmsync sync --full` re-reads every ticket.
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0003_closed_at"
-down_revision: str | None = "0001"
+down_revision: str | None = "0002_lease"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

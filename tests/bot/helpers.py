@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -9,6 +11,7 @@ from bmmsync.bot.flagging import ApplyStats, prepare, run_flagging
 from bmmsync.bot.planner import FlagPlan
 from bmmsync.config.settings import Config
 from bmmsync.sandbox.server import SandboxServer
+from bmmsync.service.lease import RunLease
 from bmmsync.store.database import Store
 from bmmsync.store.map_repo import sync_model
 from bmmsync.sync import sync_sources
@@ -48,7 +51,7 @@ def bot_config(server: SandboxServer, **flagging: Any) -> Config:
 def sync(config: Config, store: Store, *, full: bool = False) -> None:
     with store.session() as session:
         sync_model(session, config.load_model(), datetime.now(UTC))
-    report = sync_sources(config, store, full=full, sleep=lambda _: None, timeout=5.0)
+    report = sync_sources(config, store, full=full, sleep=lambda _: None)
     assert report.ok, report.as_dict()
 
 
@@ -56,5 +59,15 @@ def plan(config: Config, store: Store) -> FlagPlan:
     return prepare(config, store).plan
 
 
+@contextmanager
+def run_lease(store: Store) -> Iterator[RunLease]:
+    """The run lease, as `bmmsync apply` takes it: every tracker write is fenced by it."""
+    lease = RunLease(store, "tests")
+    assert lease.acquire() is None
+    with lease:
+        yield lease
+
+
 def apply(config: Config, store: Store, **kwargs: Any) -> ApplyStats:
-    return run_flagging(config, store, **kwargs)
+    with run_lease(store) as lease:
+        return run_flagging(config, store, fence=lease, **kwargs)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -114,9 +116,37 @@ def test_same_input_same_digest() -> None:
     assert renderer(s, restored=False).digest != renderer(s, restored=True).digest
 
 
-def test_fallback_is_short() -> None:
+def test_fallback_says_what_and_where_to_look() -> None:
+    body = fallback_body("markdown", "unknown-capability", "`cap:portl` @bob", "trace-broken")
+    assert body == (
+        "**bmmsync: broken trace (`unknown-capability`).** `cap:portl` @\u200dbob\n\n"
+        "Run `bmmsync review` for details; the `trace-broken` label tracks this."
+    )
+    restored = fallback_body("jira-wiki", "restored", "was `cap:portl`", "flag")
+    assert restored == (
+        "*bmmsync: trace restored.* was {{cap:portl}}\n\n"
+        "Run {{bmmsync review}} for details; the {{flag}} label tracks this."
+    )
+
+
+def test_fallback_is_short_whatever_the_detail() -> None:
     body = fallback_body("markdown", "unknown-capability", "x" * 10_000, "trace-broken")
-    assert isinstance(body, str) and len(body) < 1000
+    assert isinstance(body, str) and len(body) < 500
+    assert "x" * 299 + "…\n\nRun `bmmsync review`" in body and "x" * 300 not in body
+    assert body.startswith("**bmmsync: broken trace (`unknown-capability`).** xxx")
+
+
+def visible(title: str) -> str:
+    """What a reader must see of a title: control characters as spaces, sentinels dropped."""
+    return re.sub(r"[\x00-\x1f\x7f]+", " ", re.sub("[\ue000-\ue00f]", "", title))
+
+
+def unescape(body: str, markdown: bool = False) -> str:
+    """Undo the writers' escaping: ZWJ after mentions, backslash escapes, HTML entities."""
+    text = re.sub(r"\\(.)", r"\1", body.replace("\u200d", ""), flags=re.S)
+    if markdown:
+        text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    return text
 
 
 @settings(max_examples=200, deadline=None)
@@ -129,7 +159,7 @@ def test_no_markup_or_mention_from_any_title(title: str) -> None:
     assert "<" not in md
     for body in (md, wiki):
         assert "\n" not in body.strip()
-    assert all(c == "\u200d" for c in (md + " ")[1:][:0])  # placeholder for readability
+    assert unescape(md, markdown=True) == unescape(wiki) == visible(title), "nothing lost"
     for body in (md, wiki):
         for i, ch in enumerate(body):
             if ch == "@":

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from bmmsync.bot.flagging import MARKER, execute, prepare
+from bmmsync.checking import judge_store
 from bmmsync.sandbox.pytest_plugin import SandboxControl
 from bmmsync.sandbox.server import SandboxServer
 from bmmsync.store.audit_repo import list_audit
 from bmmsync.store.database import Store
+from bmmsync.store.models import FlagRow
+from bmmsync.trace.judge import Verdict
 from connectors.base import marker_tag
 from connectors.registry import connector_for
-from tests.bot.helpers import apply, bot_config, plan, sync
+from tests.bot.helpers import apply, bot_config, plan, run_lease, sync
+from tests.demo_outcomes import FLAGGED, OUTCOMES, STORED
 from tests.sync.helpers import clear_log, requests_log
 
 TAG = marker_tag(MARKER)
@@ -39,23 +45,39 @@ def writes_in_log(server: SandboxServer) -> list[tuple[str, str]]:
     ]
 
 
-def test_demo_apply_flags_every_broken_ticket_once_and_second_run_is_a_no_op(
+def outcome(verdict: Verdict) -> str:
+    """A verdict in the words of `tests/demo_outcomes.py`."""
+    if verdict.scope_reason:
+        return verdict.scope_reason
+    return verdict.primary.reason if verdict.primary else "traced"
+
+
+def jira_comments(server: SandboxServer, key: str) -> list[Any]:
+    issue = server.state.data.jira_issues[key]
+    comments = [server.state.data.jira_comments[i] for i in issue.comment_ids]
+    return [c for c in comments if c.properties]
+
+
+def test_demo_apply_flags_exactly_the_broken_tickets_once_and_second_run_is_a_no_op(
     sandbox: SandboxServer, store: Store
 ) -> None:
     config = bot_config(sandbox, max_writes_per_run=1000)
     sync(config, store)
-    broken = {s.key: s for s in plan(config, store).seen if s.broken}
+    with store.session() as session:
+        judgement = judge_store(session, config.mapping.to_rules(), date.today())
+    assert {v.key: outcome(v) for v in judgement.verdicts} == STORED
 
     stats = apply(config, store)
 
-    assert (stats.done, stats.failed, stats.deferred) == (2 * len(broken), 0, 0)
-    for repo in sandbox.state.data.repos.values():
+    assert (stats.done, stats.failed, stats.deferred) == (2 * len(FLAGGED), 0, 0)
+    data = sandbox.state.data
+    held: dict[str, tuple[bool, int]] = {}
+    for repo in data.repos.values():
         for issue in repo.issues.values():
-            flagged = "trace-broken" in issue.labels
-            assert flagged == (issue.key in broken), issue.key
-            assert len(gh_comments(sandbox, issue.key)) == (1 if flagged else 0), issue.key
-    for key, issue in sandbox.state.data.jira_issues.items():
-        assert ("trace-broken" in issue.labels) == (key in broken), key
+            held[issue.key] = ("trace-broken" in issue.labels, len(gh_comments(sandbox, issue.key)))
+    for key, jissue in data.jira_issues.items():
+        held[key] = ("trace-broken" in jissue.labels, len(jira_comments(sandbox, key)))
+    assert held == {key: (key in FLAGGED, int(key in FLAGGED)) for key in OUTCOMES}
 
     clear_log(sandbox)
     again = apply(config, store)
@@ -165,8 +187,8 @@ def test_crash_after_comment_posted_rerun_leaves_one_comment(
     first = crashing.plan.writes[1]
     assert first.action.value == "create-comment"
 
-    with pytest.raises(Crash):
-        execute(crashing, store, label="trace-broken", run_id="crashed")
+    with pytest.raises(Crash), run_lease(store) as lease:
+        execute(crashing, store, label="trace-broken", fence=lease, run_id="crashed")
     stats = apply(config, store, run_id="rerun")
 
     assert stats.failed == 0
@@ -211,7 +233,8 @@ def test_refused_and_deleted_tickets_are_audited_and_the_rest_goes_on(
     refuse_writes(sandbox_control, jira_refused, 403)
     sandbox_control.jira_delete(deleted)
 
-    stats = execute(prepared, store, label="trace-broken")
+    with run_lease(store) as lease:
+        stats = execute(prepared, store, label="trace-broken", fence=lease)
 
     failing = {refused, gone, jira_refused, deleted}
     assert stats.failed == 2 * len(failing)  # label + comment on each
@@ -223,6 +246,12 @@ def test_refused_and_deleted_tickets_are_audited_and_the_rest_goes_on(
     with store.session() as session:
         for key in failing:
             assert {r.status for r in list_audit(session, key=key)} == {"failed"}, key
+        flags = {(row.key): row for row in session.scalars(select(FlagRow))}
+    # the store records no label and no comment where the tracker refused them
+    for key in failing:
+        assert not flags[key].label_added and flags[key].comment_id is None, key
+    for key in set(keys) - failing:
+        assert flags[key].label_added and flags[key].comment_id, key
     # nothing was written on the refused tickets; every other broken ticket is flagged
     for key in (refused, gone):
         assert "trace-broken" not in gh_issue(sandbox, key).labels

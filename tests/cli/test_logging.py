@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import signal
+import subprocess
+import threading
 from pathlib import Path
 
 from bmmsync.logs import JsonFormatter, KeyValueFormatter
 from bmmsync.sandbox.pytest_plugin import SandboxControl
 from bmmsync.sandbox.server import SandboxServer
-from tests.cli.helpers import run_cli, write_sandbox_config
+from tests.cli.helpers import BMMSYNC, run_cli, write_sandbox_config
 
 
 def _record(msg: str, **extra: object) -> logging.LogRecord:
@@ -97,3 +101,36 @@ def test_connector_retries_reach_the_service_log(
     ]
     assert retries and retries[0]["message"] == "retrying", result.stderr
     assert retries[0]["source"] == "platform" and retries[0]["status"] == 503
+
+
+def test_the_service_applies_a_logging_edit_at_its_next_run(
+    tmp_path: Path, sandbox: SandboxServer, db_url: str
+) -> None:
+    """The service re-reads its config before each run; a `logging` edit counts too."""
+    config = write_sandbox_config(tmp_path, sandbox, db_url, poll="2s")
+    assert run_cli("--config", str(config), "model", "sync").returncode == 0
+    proc = subprocess.Popen(
+        [BMMSYNC, "--config", str(config), "run"],
+        env={**os.environ, "NO_COLOR": "1"},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines: list[str] = []
+    edited = False
+    watchdog = threading.Timer(120, proc.kill)  # a hang fails the test instead of the suite
+    watchdog.start()
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            lines.append(line)
+            if not edited and " bmmsync.service: " in line:
+                config.write_text(config.read_text() + "logging: {format: json}\n")
+                edited = True
+            if line.startswith("{") and json.loads(line)["logger"] == "bmmsync.service":
+                break
+    finally:
+        watchdog.cancel()
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+    assert any(line.startswith("{") for line in lines), "".join(lines[-20:])
+    assert not lines[0].startswith("{"), "text until the edit"

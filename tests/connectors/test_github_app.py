@@ -19,7 +19,7 @@ def test_sync_and_write_as_a_github_app(
     sandbox: SandboxServer, sandbox_control: SandboxControl, store: Store, tmp_path: Path
 ) -> None:
     config = app_config(sandbox, tmp_path)
-    report = sync_sources(config, store, sleep=lambda _: None, timeout=5.0)
+    report = sync_sources(config, store, sleep=lambda _: None)
     assert report.ok, report.as_dict()
     with store.session() as s:
         keys = {t.key for t in iter_tickets(s)}
@@ -49,7 +49,7 @@ def test_an_unknown_app_is_refused_and_named(
     sandbox: SandboxServer, store: Store, tmp_path: Path
 ) -> None:
     config = app_config(sandbox, tmp_path, app_id=999)
-    report = sync_sources(config, store, sleep=lambda _: None, timeout=5.0)
+    report = sync_sources(config, store, sleep=lambda _: None)
     [summary] = report.sources
     assert not summary.ok
     assert summary.error is not None

@@ -175,3 +175,37 @@ def test_a_repository_refused_between_listing_and_poll_is_lost_not_fatal(
     assert report.ok, report.as_dict()
     assert web(report).lost == ["acme/mobile"] and web(report).gone == 0
     assert keys_of(sandbox, "acme/web", "acme/mobile") == set(stored(store, "web"))
+
+
+def test_a_listing_of_several_pages_is_read_whole_at_each_poll(
+    sandbox: SandboxServer, sandbox_control: SandboxControl, store: Store
+) -> None:
+    for i in range(100):  # with acme/web and acme/mobile: 102 repositories, two pages
+        sandbox_control.github_create_repo("acme", f"r{i:03}")
+    last = sandbox_control.github_create(repo="acme/r099", title="on the second page?")
+    config = token_config(sandbox)
+    run(config, store)
+    clear_log(sandbox)
+
+    report = run(config, store)
+
+    assert report.ok, report.as_dict()
+    assert last["key"] in stored(store, "web")
+    listing = [s for p, s in github_calls(sandbox) if p == "/github/orgs/acme/repos"]
+    polls = [p for p, _ in github_calls(sandbox) if p.startswith("/github/repos/")]
+    # a 304 on page 1 would say nothing of page 2: both pages are read, every repo polled
+    assert listing == [200, 200] and len(polls) == 102
+
+
+def test_an_org_the_app_reaches_nothing_of_is_an_error_that_names_it(
+    sandbox: SandboxServer, store: Store, tmp_path: Path
+) -> None:
+    config = app_config(sandbox, tmp_path)
+    source = config.sources[0].model_copy(update={"orgs": ["acme", "elsewhere"]})
+    config = config.model_copy(update={"sources": [source]})
+
+    report = run(config, store)
+
+    error = str(web(report).error)
+    assert "org elsewhere" in error and "is the App installed on elsewhere" in error
+    assert keys_of(sandbox, "acme/web", "acme/mobile") == set(stored(store, "web"))

@@ -18,7 +18,7 @@ KEY = "acme/web#1"
 
 def github(server: SandboxServer, sleeper: Any = None, interval: float = 0) -> GitHubConnector:
     source = make_config(server, only="github").sources[0]
-    options = ConnectorOptions(write_interval=interval, sleep=sleeper or Recorder(), timeout=5)
+    options = ConnectorOptions(write_interval=interval, sleep=sleeper or Recorder(), timeout=30)
     return GitHubConnector(source, options)  # type: ignore[arg-type]
 
 
@@ -27,7 +27,7 @@ def jira(server: SandboxServer, deployment: str) -> JiraConnector:
     if deployment == "server":
         auth |= {"email": None, "token": "jira-bot-pat"}
     source = make_config(server, only="jira", jira=auth).sources[0]
-    options = ConnectorOptions(write_interval=0, sleep=Recorder(), timeout=5)
+    options = ConnectorOptions(write_interval=0, sleep=Recorder(), timeout=30)
     return JiraConnector(source, options)  # type: ignore[arg-type]
 
 

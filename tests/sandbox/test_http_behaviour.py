@@ -231,12 +231,20 @@ def test_github_primary_and_secondary_limits(
 
 
 def test_jira_rate_limit_answers_429(http: httpx.Client, sandbox_control: SandboxControl) -> None:
+    """The bucket refills by the sandbox's clock: pinned, no request can race a refill."""
     sandbox_control.config(jira_rate_limit=2, jira_retry_after=3)
-    statuses = [http.get("/jira/rest/api/2/myself", auth=JIRA_BOT).status_code for _ in range(4)]
-    assert statuses[:2] == [200, 200] and 429 in statuses[2:]
+    sandbox_control.clock(pin=int(time.time()))
+
+    def statuses(n: int) -> list[int]:
+        return [http.get("/jira/rest/api/2/myself", auth=JIRA_BOT).status_code for _ in range(n)]
+
+    assert statuses(4) == [200, 200, 429, 429]
     r = http.get("/jira/rest/api/2/myself", auth=JIRA_BOT)
-    if r.status_code == 429:
-        assert r.headers["retry-after"] == "3"
+    assert r.status_code == 429 and r.headers["retry-after"] == "3"
+    alice = ("alice@example.com", "jira-alice-token")
+    assert http.get("/jira/rest/api/2/myself", auth=alice).status_code == 200, "per user"
+    sandbox_control.clock(advance=1)  # one second's worth: two more
+    assert statuses(3) == [200, 200, 429]
 
 
 def test_comment_properties_hold_hidden_markers(http: httpx.Client) -> None:

@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bmmsync.store.database import Store
 from bmmsync.store.models import FlagRow, TicketRow
 from tests.cli.helpers import run_cli
+from tests.demo_outcomes import FLAGGED, STORED
 
 
-def test_demo_runs_end_to_end_in_under_a_minute(tmp_path: Path) -> None:
-    started = time.monotonic()
-    result = run_cli("demo", "--dir", str(tmp_path), timeout=90)
-    elapsed = time.monotonic() - started
+def test_demo_runs_end_to_end(tmp_path: Path) -> None:
+    """How fast the demo runs is a target for `bench/demo.py`, not a timed test."""
+    result = run_cli("demo", "--dir", str(tmp_path), timeout=600)
     assert result.returncode == 0, result.stderr
-    assert elapsed < 60
     out = result.stdout
     assert re.search(r"run \w+ ok in [\d.]+s; synced web=ok, platform=ok", out)
     assert "Sprint review: items whose trace is broken" in out
@@ -31,11 +29,13 @@ def test_demo_runs_end_to_end_in_under_a_minute(tmp_path: Path) -> None:
 
     store = Store.open(f"sqlite:///{tmp_path / 'bmmsync-demo.db'}")
     with store.session() as s:
-        assert s.scalar(select(func.count()).select_from(TicketRow)) >= 50
-        flagged = s.scalar(
-            select(func.count()).select_from(FlagRow).where(FlagRow.comment_id.is_not(None))
-        )
+        stored = set(s.scalars(select(TicketRow.key)))
+        commented = {
+            row.key: row.reason
+            for row in s.scalars(select(FlagRow).where(FlagRow.comment_id.is_not(None)))
+        }
     store.close()
-    assert flagged and flagged >= 20
+    assert stored == set(STORED)
+    assert commented == FLAGGED
     again = run_cli("--config", str(tmp_path / "bmmsync.yaml"), "config", "check")
     assert again.returncode == 0, again.stderr

@@ -4,16 +4,17 @@ a second instance with another configuration."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bmmsync.bot.flagging import apply_step
 from bmmsync.config.settings import Config, load_config
 from bmmsync.sandbox.server import SandboxServer
+from bmmsync.service.lease import RunLease
 from bmmsync.service.runner import RunReport, run_once, take_snapshot
 from bmmsync.service.scheduler import Service
 from bmmsync.store.database import Store, create_store_engine
-from bmmsync.store.lease import try_acquire
 from bmmsync.store.snapshot_repo import snapshots_since
 from tests.cli.helpers import run_cli
 from tests.cli.helpers import write_sandbox_config as write_config
@@ -39,7 +40,7 @@ def test_config_edited_while_running(tmp_path: Path, sandbox: SandboxServer, db_
     path = write_config(tmp_path, sandbox, db_url)
     seen: list[Config] = []
 
-    def fake_run(config: Config, stop: threading.Event) -> RunReport:
+    def fake_run(config: Config, stop: threading.Event, notes: Sequence[str]) -> RunReport:
         seen.append(config)
         return RunReport(run_id="x", started_at=datetime.now(UTC), result="ok")
 
@@ -53,37 +54,18 @@ def test_config_edited_while_running(tmp_path: Path, sandbox: SandboxServer, db_
     assert seen[-1].flagging.max_writes_per_run == 7, "a valid edit applies at the next run"
 
 
-def test_failed_runs_back_off(tmp_path: Path, sandbox: SandboxServer, db_url: str) -> None:
-    path = write_config(tmp_path, sandbox, db_url, poll="1m")
-    runs: list[datetime] = []
-
-    def failing(config: Config, stop: threading.Event) -> RunReport:
-        runs.append(datetime.now(UTC))
-        return RunReport(run_id="x", started_at=runs[-1], result="failed")
-
-    service = Service(load_config(path), path, failing)
-    for _ in range(6):
-        service.tick()
-    # fail, fail (skip 1), skip, fail (skip 3), skip, skip: 6 ticks make 3 runs
-    assert len(runs) == 3 and service.failures == 3 and service.skip == 1
-
-
 def test_second_instance_with_another_config_is_refused(
     tmp_path: Path, sandbox: SandboxServer, db_url: str
 ) -> None:
     path = write_config(tmp_path, sandbox, db_url)
     store = Store.open(db_url)
-    with store.session() as s:
-        assert (
-            try_acquire(
-                s, "other-host:1", "another-config", datetime.now(UTC), timedelta(minutes=5)
-            )
-            is None
-        )
+    other = RunLease(store, "another-config")  # a live instance: this test process
+    assert other.acquire() is None
+    with other:
+        result = run_cli("--config", str(path), "run", "--once")
     store.close()
-    result = run_cli("--config", str(path), "run", "--once")
     assert result.returncode == 2
-    assert "another bmmsync instance (other-host:1) with a different configuration" in (
+    assert f"another bmmsync instance ({other.holder}) with a different configuration" in (
         result.stderr
     )
 
@@ -122,7 +104,7 @@ def test_daily_snapshot_job_stores_the_figures(
     try:
         assert run_once(config, store).result == "ok"
         service = Service(
-            config, path, lambda c, s: run_once(c, store), lambda c: take_snapshot(c, store)
+            config, path, lambda c, s, n: run_once(c, store), lambda c: take_snapshot(c, store)
         )
         service.daily_snapshot()
         with store.session() as s:

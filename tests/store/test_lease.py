@@ -1,44 +1,124 @@
-"""The run lease: one holder at a time, renewable by its holder, expiring when stale."""
+"""The run lease rows: one holder at a time by the database's clock, a fencing token bumped at
+each acquisition, and holders that are gone (or claim too much) taken over at once."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import update
+
+from bmmsync.service.lease import RunLease, holder_gone_from_host, me, process_start
 from bmmsync.store.database import Store
-from bmmsync.store.lease import current_holder, release, try_acquire
+from bmmsync.store.lease import (
+    Claimant,
+    Grant,
+    LeaseHolder,
+    current_holder,
+    db_now,
+    holds,
+    release,
+    renew,
+    try_acquire,
+)
+from bmmsync.store.models import LeaseRow
 
-T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-TTL = timedelta(minutes=10)
-
-
-def test_one_holder_at_a_time(store: Store) -> None:
-    with store.session() as s:
-        assert try_acquire(s, "a", "cfg1", T0, TTL) is None
-    with store.session() as s:
-        other = try_acquire(s, "b", "cfg1", T0 + timedelta(minutes=1), TTL)
-    assert other is not None and other.holder == "a"
-    with store.session() as s:  # the holder renews
-        assert try_acquire(s, "a", "cfg1", T0 + timedelta(minutes=2), TTL) is None
-        holder = current_holder(s, T0 + timedelta(minutes=3))
-    assert holder is not None and holder.expires_at == T0 + timedelta(minutes=12)
-
-
-def test_stale_lease_expires(store: Store) -> None:
-    with store.session() as s:
-        assert try_acquire(s, "crashed", "cfg1", T0, TTL) is None
-    with store.session() as s:
-        assert try_acquire(s, "b", "cfg2", T0 + TTL + timedelta(seconds=1), TTL) is None
-        holder = current_holder(s, T0 + TTL + timedelta(seconds=2))
-    assert holder is not None and (holder.holder, holder.config_digest) == ("b", "cfg2")
+TTL = timedelta(seconds=60)
+A = Claimant("host-a:1", "cfg", "host-a", 1, "100")
+B = Claimant("host-b:2", "cfg", "host-b", 2, "200")
 
 
-def test_release_frees_at_once(store: Store) -> None:
+def _set_expiry(store: Store, delta: timedelta) -> None:
+    """What a holder whose clock differs from the database's by `delta` would have written."""
     with store.session() as s:
-        assert try_acquire(s, "a", "cfg", T0, TTL) is None
-        release(s, "b", T0)  # not b's to release
+        s.execute(update(LeaseRow).values(expires_at=db_now(s) + delta))
+
+
+def test_one_holder_at_a_time_and_each_acquisition_bumps_the_token(store: Store) -> None:
     with store.session() as s:
-        assert try_acquire(s, "b", "cfg", T0, TTL) is not None
-        release(s, "a", T0)
+        first = try_acquire(s, A, TTL)
+    assert isinstance(first, Grant) and first.token == 1
     with store.session() as s:
-        assert current_holder(s, T0) is None
-        assert try_acquire(s, "b", "cfg", T0, TTL) is None
+        other = try_acquire(s, B, TTL)
+    assert isinstance(other, LeaseHolder) and other.holder == A.holder
+    with store.session() as s:
+        assert renew(s, A.holder, 1, TTL) is not None
+        assert holds(s, A.holder, 1)
+        release(s, A.holder, 1)
+    with store.session() as s:
+        assert current_holder(s) is None
+        second = try_acquire(s, B, TTL)
+    assert isinstance(second, Grant) and second.token == 2
+    with store.session() as s:  # A was taken over: its renewal and its fence both fail
+        assert renew(s, A.holder, 1, TTL) is None
+        assert not holds(s, A.holder, 1)
+        release(s, A.holder, 1)  # not A's to release any more
+        assert holds(s, B.holder, 2)
+
+
+def test_expiry_is_judged_by_the_database_clock(store: Store) -> None:
+    with store.session() as s:
+        assert isinstance(try_acquire(s, A, TTL), Grant)
+    _set_expiry(store, timedelta(seconds=-1))
+    with store.session() as s:
+        assert not holds(s, A.holder, 1), "an expired lease fences its holder off"
+        assert isinstance(try_acquire(s, B, TTL), Grant)
+
+
+def test_a_row_from_a_host_ten_minutes_ahead_is_treated_as_expired(store: Store) -> None:
+    with store.session() as s:
+        assert isinstance(try_acquire(s, A, TTL), Grant)
+    _set_expiry(store, timedelta(minutes=10) + TTL)  # A's clock runs 10 minutes fast
+    with store.session() as s:
+        assert current_holder(s) is None
+        taken = try_acquire(s, B, TTL)
+    assert isinstance(taken, Grant) and taken.token == 2
+    _set_expiry(store, TTL - timedelta(seconds=1))  # an honest claim is respected
+    with store.session() as s:
+        assert isinstance(try_acquire(s, A, TTL), LeaseHolder)
+
+
+def test_a_gone_holder_is_taken_over_before_expiry(store: Store) -> None:
+    with store.session() as s:
+        assert isinstance(try_acquire(s, A, TTL), Grant)
+    with store.session() as s:
+        assert isinstance(try_acquire(s, B, TTL, holder_gone=lambda row: False), LeaseHolder)
+        taken = try_acquire(s, B, TTL, holder_gone=lambda row: row.holder == A.holder)
+    assert isinstance(taken, Grant) and taken.token == 2
+
+
+def test_dead_or_reused_pid_on_this_host_is_gone() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        started = process_start(child.pid)
+        assert started
+        row = LeaseHolder("x", "cfg", datetime.now(UTC), 1, "here", child.pid, started)
+        assert not holder_gone_from_host(row, "here")
+        assert not holder_gone_from_host(row, "elsewhere"), "another host's pid says nothing"
+        reused = LeaseHolder("x", "cfg", row.expires_at, 1, "here", child.pid, "1")
+        assert holder_gone_from_host(reused, "here"), "same pid, another process"
+    finally:
+        child.kill()
+        child.wait()
+    assert holder_gone_from_host(row, "here")
+
+
+def test_run_lease_is_taken_over_at_once_from_a_dead_process(store: Store) -> None:
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    dead = me("cfg")
+    dead = Claimant(
+        f"{dead.host}:{child.pid}", "cfg", dead.host, child.pid, process_start(child.pid)
+    )
+    with store.session() as s:
+        assert isinstance(try_acquire(s, dead, TTL), Grant)
+    child.kill()
+    child.wait()
+    lease = RunLease(store, "cfg")
+    assert lease.acquire() is None
+    with lease:
+        assert lease.token == 2
+        with store.session() as s:
+            lease.check(s)
+    with store.session() as s:
+        assert current_holder(s) is None, "closing releases it"

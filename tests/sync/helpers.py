@@ -71,7 +71,6 @@ class Recorder:
 
 def run(config: Config, store: Store, **kwargs: Any) -> SyncReport:
     kwargs.setdefault("sleep", Recorder())
-    kwargs.setdefault("timeout", 5.0)
     return sync_sources(config, store, **kwargs)
 
 

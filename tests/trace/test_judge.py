@@ -366,13 +366,36 @@ def test_exemption_is_inherited_by_children_without_capability() -> None:
     assert verdicts["ACME-4"].traced
 
 
-def test_reason_table_covers_every_code() -> None:
+# The public reason codes and their default severities, written out by hand: trackers carry
+# these codes in labels and comments, so a rename or a severity change must fail here.
+PUBLIC_REASONS = [
+    ("no-capability", "error"),
+    ("unknown-capability", "error"),
+    ("ambiguous-capability", "error"),
+    ("retired-capability", "error"),
+    ("capability-without-decision", "error"),
+    ("decision-without-motivator", "error"),
+    ("retired-motivator", "error"),
+    ("motivator-review-overdue", "warning"),
+    ("parent-missing", "error"),
+    ("parent-cycle", "error"),
+    ("map-capability-without-decision", "error"),
+    ("map-decision-without-motivator", "error"),
+    ("map-motivator-without-decision", "warning"),
+    ("map-capability-without-work", "info"),
+    ("map-motivator-review-overdue", "warning"),
+    ("map-target-unassessed", "warning"),
+    ("map-dangling-reference", "error"),
+    ("map-key-conflict", "warning"),
+]
+
+
+def test_reason_table_is_the_public_table() -> None:
     rows = reason_table()
-    codes = [code for code, _, _ in rows]
-    assert codes == [r.value for r in Reason]
-    assert all(sev in {"error", "warning", "info"} and meaning for _, sev, meaning in rows)
-    assert "map-capability-without-decision" not in [
-        c for c, _, _ in reason_table(include_map=False)
+    assert [(code, severity) for code, severity, _ in rows] == PUBLIC_REASONS
+    assert all(meaning.endswith(".") and len(meaning) > 20 for _, _, meaning in rows)
+    assert [(code, severity) for code, severity, _ in reason_table(include_map=False)] == [
+        row for row in PUBLIC_REASONS if not row[0].startswith("map-")
     ]
 
 
@@ -393,11 +416,27 @@ def test_bad_labels_never_crash(name: str, labels: Any, reasons: tuple[str, ...]
     assert one(bad).reasons == reasons
 
 
-def test_bad_fields_container_never_crashes() -> None:
-    rules = MappingRules(capability_field="Capability")
-    for fields in (None, [], "text", {"Capability": {"value": None}}):
-        bad = Ticket(source="jira", key="ACME-1", title="x", fields=fields)  # type: ignore[arg-type]
-        assert one(bad, rules).in_scope
+BAD_FIELDS: list[tuple[str, Any, str, str]] = [
+    ("fields-none", None, "no-capability", "names no capability"),
+    ("fields-list", [], "no-capability", "names no capability"),
+    ("fields-text", "text", "no-capability", "names no capability"),
+    ("option-without-value", {"Capability": {"value": None}}, "unknown-capability", "{'value'"),
+    ("number", {"Capability": 42}, "unknown-capability", "holds 42"),
+    ("list-with-none", {"Capability": ["x", None]}, "unknown-capability", "holds `x`"),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "fields", "reason", "detail"), BAD_FIELDS, ids=[c[0] for c in BAD_FIELDS]
+)
+def test_bad_fields_never_crash_and_say_why(
+    name: str, fields: Any, reason: str, detail: str
+) -> None:
+    bad = Ticket(source="jira", key="ACME-1", title="x", fields=fields)
+    verdict = one(bad, MappingRules(capability_field="Capability"))
+    assert verdict.in_scope and not verdict.traced
+    assert verdict.reasons == (reason,)
+    assert verdict.primary is not None and detail in verdict.primary.detail
 
 
 def test_parent_missing_suggests_a_capability_of_the_project() -> None:

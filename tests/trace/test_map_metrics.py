@@ -1,4 +1,4 @@
-"""Map findings for admins, metrics, and the target parser."""
+"""Map findings for admins, and metrics."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from datetime import date
 
 import pytest
 
-from bmmsync.domain import Finding, Severity, Status, Target
+from bmmsync.domain import Finding, Severity, Status
 from bmmsync.trace.index import MapIndex
 from bmmsync.trace.judge import judge
 from bmmsync.trace.map_findings import capabilities_worked_on, map_findings
-from bmmsync.trace.metrics import compute_metrics, parse_target, target_met
+from bmmsync.trace.metrics import compute_metrics
 from bmmsync.trace.rules import MappingRules
 
 from .factories import (
@@ -113,32 +113,6 @@ def test_capabilities_worked_on_ignores_closed_and_includes_inherited() -> None:
     assert capabilities_worked_on(tickets, demo_index(), MappingRules()) == {"self-service-portal"}
 
 
-TARGET_CASES = [
-    ("< 10%", 9.9, True),
-    ("< 10%", 10.0, False),
-    ("<= 5", 5.0, True),
-    (">= 99.9%", 99.95, True),
-    (">= 99.9%", 99.8, False),
-    ("> 3", 3.0, False),
-    ("≥ 3", 3.0, True),
-    ("= 0", 0.0, True),
-    ("<10,5 %", 10.4, True),
-    ("reduce churn", 1.0, None),
-    ("10%", 1.0, None),
-    ("< 10%", None, None),
-]
-
-
-@pytest.mark.parametrize(("text", "value", "met"), TARGET_CASES)
-def test_target_parsing(text: str, value: float | None, met: bool | None) -> None:
-    assert target_met(Target("m", text, None), value) is met
-
-
-def test_parse_target() -> None:
-    assert parse_target(" <= 5 % ") == ("<=", 5.0)
-    assert parse_target("about 5") is None
-
-
 def test_metrics() -> None:
     due = date(2026, 3, 31)
     model = demo_model(
@@ -186,8 +160,9 @@ def test_metrics() -> None:
     assert metrics.by_capability["self-service-portal"].traced == 2
     goals = metrics.goals
     assert (goals.due, goals.achieved) == (3, 1)
-    assert goals.achieved_ids == ["retention"]
-    assert goals.unparseable == ["vague"]
+    assert goals.achieved_ids == ["retention: churn"]
+    assert goals.missed_ids == ["privacy-law: exports", "vague: mood"]
+    assert goals.unparseable == ["vague: mood"]
     assert goals.rate == pytest.approx(1 / 3)
     coverage = metrics.coverage
     assert coverage.idle_capabilities == ["idle"]

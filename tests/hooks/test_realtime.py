@@ -1,0 +1,265 @@
+"""Real time end to end: sandbox deliveries -> the hook endpoints -> the queue -> the worker
+-> the tracker, on SQLite and PostgreSQL, with no poll in between."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from unittest import mock
+
+import pytest
+from sqlalchemy import select
+
+from bmmsync.bot.flagging import apply_step
+from bmmsync.config.settings import Config
+from bmmsync.hooks.worker import CLAIM_TTL, Worker
+from bmmsync.sandbox.server import SandboxServer
+from bmmsync.service.runner import run_once
+from bmmsync.store.database import Store
+from bmmsync.store.event_queue import depth
+from bmmsync.store.models import AuditRow
+from tests.hooks.helpers import deliveries, drain, hook_config, register, serve_hooks, settle
+
+FLAG = "trace-broken"
+
+
+def _labels(sandbox: SandboxServer, repo: str, number: int) -> list[str]:
+    return list(sandbox.state.gh_issue(repo, number).labels)
+
+
+def _writes(sandbox: SandboxServer) -> int:
+    return sum(1 for r in sandbox.sandbox.log.snapshot(True)["requests"] if r["method"] != "GET")
+
+
+@pytest.fixture
+def flagged(tmp_path: Path, sandbox: SandboxServer, store: Store, db_url: str) -> Config:
+    """The demo after one full run: broken tickets carry the flag and one comment."""
+    config = hook_config(tmp_path, sandbox, db_url)
+    report = run_once(config, store, apply_writes=apply_step())
+    assert report.result == "ok", report.errors
+    assert FLAG in _labels(sandbox, "acme/web", 9)
+    return config
+
+
+def test_a_label_fix_lifts_the_flag_without_a_poll_and_the_echo_costs_nothing(
+    flagged: Config, sandbox: SandboxServer, store: Store
+) -> None:
+    with serve_hooks(flagged, store) as root:
+        register(sandbox, root)
+        sandbox.sandbox.log.clear()
+        sandbox.state.gh_add_labels(sandbox.state.gh_issue("acme/web", 9), ["cap:portal"], "alice")
+        report = settle(sandbox, flagged, store)
+    sent = sandbox.sandbox.webhooks.snapshot()["deliveries"]
+    assert sent[0]["action"] == "labeled" and sent[0]["key"] == "acme/web#9"
+    assert {(d["outcome"], d["status"]) for d in sent} == {("delivered", 202)}
+    assert FLAG not in _labels(sandbox, "acme/web", 9)
+    # the human's change cost one GET; bmmsync's own label removal came back as a delivery
+    # and was recognised from the store: no GET, no write, so nothing can loop
+    assert any(d["action"] == "unlabeled" for d in sent[1:])
+    assert report.events == len(sent) and report.echoes == len(sent) - 1
+    assert report.fetched == 1
+    requests = [(r["method"], r["path"]) for r in sandbox.sandbox.log.snapshot(True)["requests"]]
+    assert [(m, p.rsplit("/", 2)[-2:]) for m, p in requests] == [
+        ("GET", ["issues", "9"]),  # one fresh read
+        ("DELETE", ["labels", FLAG]),  # the flag goes
+        ("PATCH", ["comments", mock.ANY]),  # the one comment says "trace restored"
+    ]
+    assert report.writes == _writes(sandbox) == 2
+    with store.session() as s:
+        assert depth(s) == 0
+
+
+def test_a_human_removing_the_flag_is_read_fresh_and_answered_once(
+    flagged: Config, sandbox: SandboxServer, store: Store
+) -> None:
+    """Not an echo: the store still shows our label, the delivery says it went. One GET,
+    then the bot puts it back (the trace is still broken), and that echo costs nothing."""
+    with serve_hooks(flagged, store) as root:
+        register(sandbox, root)
+        sandbox.state.gh_remove_label(sandbox.state.gh_issue("acme/web", 9), FLAG, "alice")
+        report = settle(sandbox, flagged, store)
+    assert FLAG in _labels(sandbox, "acme/web", 9)
+    assert report.fetched == 1 and report.writes == 1 and report.echoes == 1
+
+
+def test_jira_label_fix_is_reflected_and_a_deleted_ticket_is_marked_gone(
+    flagged: Config, sandbox: SandboxServer, store: Store
+) -> None:
+    state = sandbox.state
+    assert FLAG in state.jira_issue("PLAT-10").labels
+    with serve_hooks(flagged, store) as root:
+        register(sandbox, root)
+        issue = state.jira_issue("PLAT-10")
+        state.jira_update(issue, "557058:alice", labels=[*issue.labels, "cap:portal"])
+        state.jira_delete_issue(state.jira_issue("PLAT-15"))
+        report = settle(sandbox, flagged, store)
+    assert FLAG not in state.jira_issue("PLAT-10").labels
+    assert report.gone == 1 and report.fetched == 2
+    with store.session() as s:
+        from bmmsync.store.ticket_repo import stored_keys
+
+        assert "PLAT-15" not in stored_keys(s, "platform")
+
+
+FIXES = (("acme/web", 9), ("acme/mobile", 7), ("acme/web", 10))
+
+
+def _fix_three(sandbox: SandboxServer) -> None:
+    """Three humans fix three traces: the right capability label on each."""
+    state = sandbox.state
+    for repo, number in FIXES:
+        issue = state.gh_issue(repo, number)
+        labels = [x for x in issue.labels if not x.lower().startswith("cap:")]
+        state.gh_set_labels(issue, [*labels, "cap:portal"], "alice")
+
+
+def _write_counts(store: Store) -> dict[tuple[str, str], int]:
+    with store.session() as s:
+        rows = s.execute(
+            select(AuditRow.key, AuditRow.action).where(AuditRow.run_id.like("hook-%"))
+        ).all()
+    counts: dict[tuple[str, str], int] = {}
+    for key, action in rows:
+        counts[(key, action)] = counts.get((key, action), 0) + 1
+    return counts
+
+
+def test_duplicated_and_reordered_deliveries_write_each_change_once(
+    flagged: Config, sandbox: SandboxServer, store: Store
+) -> None:
+    with serve_hooks(flagged, store) as root:
+        register(sandbox, root)
+        sandbox.sandbox.webhooks.set_faults({"duplicate": 6, "reorder": 4})
+        _fix_three(sandbox)
+        report = settle(sandbox, flagged, store)
+    sent = sandbox.sandbox.webhooks.snapshot()["deliveries"]
+    assert len({d["id"] for d in sent}) < len(sent)  # duplicates did arrive
+    for repo, number in FIXES:
+        assert FLAG not in _labels(sandbox, repo, number)
+    counts = _write_counts(store)
+    assert counts and set(counts.values()) == {1}, counts
+    assert report.fetched == len(FIXES)
+
+
+def test_dropped_deliveries_are_caught_by_the_reconciliation_poll(
+    flagged: Config, sandbox: SandboxServer, store: Store
+) -> None:
+    with serve_hooks(flagged, store) as root:
+        register(sandbox, root)
+        sandbox.sandbox.webhooks.set_faults({"drop_percent": 100})
+        _fix_three(sandbox)
+        report = settle(sandbox, flagged, store)
+        assert report.events == 0
+        assert all(FLAG in _labels(sandbox, r, n) for r, n in FIXES)  # nothing came
+        poll = run_once(flagged, store, apply_writes=apply_step())
+    assert poll.result == "ok"
+    assert not any(FLAG in _labels(sandbox, r, n) for r, n in FIXES)
+
+
+def test_wrongly_signed_deliveries_are_refused_and_the_rest_go_through(
+    flagged: Config, sandbox: SandboxServer, store: Store
+) -> None:
+    with serve_hooks(flagged, store) as root:
+        register(sandbox, root)
+        sandbox.sandbox.webhooks.set_faults({"bad_signature": 1})
+        _fix_three(sandbox)
+        settle(sandbox, flagged, store)
+    sent = sandbox.sandbox.webhooks.snapshot()["deliveries"]
+    assert sent[0]["status"] == 401 and all(d["status"] == 202 for d in sent[1:])
+    assert FLAG in _labels(sandbox, *FIXES[0])  # its delivery was refused: left to the poll
+    assert not any(FLAG in _labels(sandbox, r, n) for r, n in FIXES[1:])
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_two_instances_sharing_the_queue_write_each_change_once(
+    flagged: Config, sandbox: SandboxServer, store: Store, db_url: str
+) -> None:
+    """Two workers (own connections, own holders) drain one PostgreSQL queue at once."""
+    with serve_hooks(flagged, store) as root:
+        register(sandbox, root)
+        _fix_three(sandbox)
+        deliveries(sandbox)
+        stores = [Store.open(db_url) for _ in range(2)]
+        workers = [Worker(lambda: flagged, st, f"instance-{i}") for i, st in enumerate(stores)]
+        stop = threading.Event()
+        threads = [threading.Thread(target=w.serve, args=(stop,)) for w in workers]
+        try:
+            for t in threads:
+                t.start()
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                deliveries(sandbox)
+                with store.session() as s:
+                    if depth(s) == 0 and not any(FLAG in _labels(sandbox, r, n) for r, n in FIXES):
+                        break
+                time.sleep(0.2)
+        finally:
+            stop.set()
+            for w in workers:
+                w.wake.set()
+            for t in threads:
+                t.join(30)
+            for st in stores:
+                st.close()
+    assert not any(FLAG in _labels(sandbox, r, n) for r, n in FIXES)
+    counts = _write_counts(store)
+    assert counts and set(counts.values()) == {1}, counts
+
+
+def _effects(sandbox: SandboxServer) -> dict[tuple[str, str], int]:
+    """Writes the tracker carried out (2xx), by method and path."""
+    counts: dict[tuple[str, str], int] = {}
+    for r in sandbox.sandbox.log.snapshot(True)["requests"]:
+        if r["method"] != "GET" and r["status"] < 300:
+            counts[(r["method"], r["path"])] = counts.get((r["method"], r["path"]), 0) + 1
+    return counts
+
+
+def test_kill_9_during_queue_processing_then_a_restart_ends_right(
+    tmp_path: Path, flagged: Config, sandbox: SandboxServer, store: Store
+) -> None:
+    """The worker process is killed while a tracker write hangs; the restarted worker takes
+    the expired claim, reads fresh, and finishes: every flag right, no write done twice."""
+    assert flagged.path is not None
+    with serve_hooks(flagged, store) as root:
+        register(sandbox, root)
+        _fix_three(sandbox)
+        deliveries(sandbox)
+    with store.session() as s:
+        queued = depth(s)
+    assert queued >= len(FIXES)
+    sandbox.sandbox.log.clear()
+    sandbox.state.config.update({"timeout_seconds": 60})
+    sandbox.sandbox.faults.add("/github/repos/acme/web/issues/10/labels/", "timeout", 1, "DELETE")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.hooks.drain_process", str(flagged.path), "worker-a"],
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while sandbox.sandbox.faults.as_list():  # taken: the write hangs in the sandbox now
+            assert time.monotonic() < deadline and proc.poll() is None, "the write never hung"
+            time.sleep(0.05)
+        before = _effects(sandbox)
+    finally:
+        proc.kill()
+        proc.wait(10)
+    assert proc.returncode == -signal.SIGKILL
+    sandbox.sandbox.faults.clear()
+    with store.session() as s:
+        assert depth(s) == queued  # nothing was completed: all still queued
+    # the restarted service (same identity) once the dead worker's claim has expired
+    later = datetime.now(UTC) + CLAIM_TTL + timedelta(seconds=1)
+    report = drain(flagged, store, "worker-a", now=later)
+    assert report.events == queued
+    assert not any(FLAG in _labels(sandbox, r, n) for r, n in FIXES)
+    after = _effects(sandbox)
+    assert set(after.values()) == {1}, after  # each effect once, across the kill
+    assert set(before) < set(after)
+    with store.session() as s:
+        assert depth(s) == 0
