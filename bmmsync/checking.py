@@ -38,7 +38,7 @@ from bmmsync.trace.index import MapIndex
 from bmmsync.trace.judge import Verdict, judge, tickets_by_source
 from bmmsync.trace.metrics import compute_metrics
 from bmmsync.trace.rules import MappingRules
-from bmmsync.web.aggregates import closed_work, compute_aggregates
+from bmmsync.web.aggregates import compute_aggregates
 
 TicketId = tuple[str, str]
 """(source, key): what identifies a ticket across trackers."""
@@ -90,7 +90,9 @@ def check_store(session: Session, rules: MappingRules, today: date, now: datetim
     the dashboard's figures. What `bmmsync check` and each service run do."""
     judgement = judge_store(session, rules, today)
     record_verdicts(session, judgement.verdicts, now, replace_all=True)
-    delivered = closed_work(judgement.tickets, judgement.index, rules, today)
+    cutoff = today - timedelta(days=DELIVERY_DAYS)
+    recent = [t for t in judgement.tickets if t.closed_at and t.closed_at.date() >= cutoff]
+    delivered = [(v, t) for t, v in judged_as_open(judgement, recent, today)]
     replace_aggregates(
         session, compute_aggregates(judgement.verdicts, judgement.tickets, delivered), now
     )
@@ -391,15 +393,8 @@ def delivered_work(
     rules otherwise, parents from every stored ticket); pull requests, exempt tickets and
     ignored types are not delivered work. A ticket counts once, at its last closing."""
     closed = [t for t in judgement.tickets if t.closed_at is not None and t.closed_at in period]
-    if not closed:
-        return []
-    rules = replace(judgement.rules, ignore_closed=False)
-    context = tickets_by_source(judgement.tickets)
-    verdicts = judge(closed, judgement.index, rules, today, context=context)
     out = []
-    for ticket, verdict in zip(closed, verdicts, strict=True):
-        if not verdict.in_scope:
-            continue
+    for ticket, verdict in judged_as_open(judgement, closed, today):
         assert ticket.closed_at is not None
         unit, amount = work_of(ticket, size)
         capabilities = (
@@ -409,3 +404,21 @@ def delivered_work(
             Delivered(ticket.source, ticket.key, ticket.closed_at, unit, amount, capabilities)
         )
     return out
+
+
+def judged_as_open(
+    judgement: Judgement, closed: list[Ticket], today: date
+) -> list[tuple[Ticket, Verdict]]:
+    """`closed` tickets judged as if open (same rules otherwise, parents from every stored
+    ticket), keeping those in scope: pull requests, exempt tickets and ignored types are not
+    delivered work. Shared by velocity and the dashboard's delivery figures."""
+    if not closed:
+        return []
+    rules = replace(judgement.rules, ignore_closed=False)
+    context = tickets_by_source(judgement.tickets)
+    verdicts = judge(closed, judgement.index, rules, today, context=context)
+    return [(t, v) for t, v in zip(closed, verdicts, strict=True) if v.in_scope]
+
+
+DELIVERY_DAYS = 90
+"""The dashboard shows work closed in the last 90 days and its weekly velocity."""

@@ -50,3 +50,11 @@ def load_aggregates(session: Session, prefix: str) -> dict[str, Aggregate]:
         ).where(DashboardAggregateRow.scope.startswith(prefix, autoescape=True))
     )
     return {scope: Aggregate(at, figures) for scope, at, figures in rows}
+
+
+def scope_names(session: Session, prefix: str) -> list[str]:
+    """The names of the scopes starting with `prefix`, without reading their figures."""
+    query = select(DashboardAggregateRow.scope).where(
+        DashboardAggregateRow.scope.startswith(prefix, autoescape=True)
+    )
+    return sorted(session.scalars(query))

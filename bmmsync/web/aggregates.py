@@ -12,20 +12,17 @@ summed into the wider ones, so the cost is linear and small next to the judging 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from bmmsync.domain import Ticket
-from bmmsync.trace.index import MapIndex
-from bmmsync.trace.judge import Verdict, judge, tickets_by_source
+from bmmsync.trace.judge import Verdict
 from bmmsync.trace.reasons import Reason
-from bmmsync.trace.rules import MappingRules
 
 ALL = "all"
 UNKNOWN_EXAMPLES = 5
 UNKNOWN_LISTED = 50
-CLOSED_DAYS = 90
 CLOSED_LISTED = 20
 FLAGGED_LISTED = 5
 
@@ -158,28 +155,13 @@ def week_of(day: date) -> str:
     return (day - timedelta(days=day.weekday())).isoformat()
 
 
-def closed_work(
-    tickets: Sequence[Ticket], index: MapIndex, rules: MappingRules, today: date
-) -> list[tuple[Verdict, Ticket]]:
-    """Tickets closed in the last 90 days (by their stored closed date), judged as if open,
-    with their stored ancestors as context: which capability each delivered work for, and
-    whether its trace held. Pull requests, exempt tickets and ignored types are left out."""
-    cutoff = today - timedelta(days=CLOSED_DAYS)
-    closed = [t for t in tickets if t.closed_at is not None and t.closed_at.date() >= cutoff]
-    if not closed:
-        return []
-    as_open = replace(rules, ignore_closed=False)
-    verdicts = judge(closed, index, as_open, today, context=tickets_by_source(tickets))
-    return [(v, t) for v, t in zip(verdicts, closed, strict=True) if v.in_scope]
-
-
 def compute_aggregates(
     verdicts: Sequence[Verdict],
     tickets: Sequence[Ticket],
     delivered: Sequence[tuple[Verdict, Ticket]] = (),
 ) -> dict[str, dict[str, Any]]:
     """Figures per scope, from a full judgement (`verdicts[i]` judges `tickets[i]`) and the
-    recently closed work (`closed_work`)."""
+    work closed lately, judged as if open (`checking.judged_as_open`)."""
     projects: dict[tuple[str, str], _Scope] = {}
     unknown: dict[tuple[str, str], list[Any]] = {}
     flagged: dict[str, list[dict[str, Any]]] = {}

@@ -19,7 +19,12 @@ from sqlalchemy.orm import Session
 
 from bmmsync.domain import Status
 from bmmsync.reporting import UnknownTicketError, build_report, closest_keys, explain_stored
-from bmmsync.store.dashboard_repo import Aggregate, load_aggregate, load_aggregates
+from bmmsync.store.dashboard_repo import (
+    Aggregate,
+    load_aggregate,
+    load_aggregates,
+    scope_names,
+)
 from bmmsync.store.map_repo import load_model
 from bmmsync.store.measurement_repo import all_measurements
 from bmmsync.store.models import AuditRow, FlagRow, RunRow, TicketRow, TraceLinkRow, VerdictRow
@@ -97,9 +102,7 @@ def _scope(session: Session, source: str | None, project: str | None) -> str:
         return source_scope(source) if source else ALL
     if source is not None:
         return project_scope(source, project)
-    matches = [
-        name for name in load_aggregates(session, "project:") if name.split(":", 2)[2] == project
-    ]
+    matches = [n for n in scope_names(session, "project:") if n.split(":", 2)[2] == project]
     if len(matches) > 1:
         raise BadParameter("source", "a source, since this project is in several", "")
     return matches[0] if matches else project_scope("", project)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+from bmmsync.checking import Judgement, judged_as_open
 from bmmsync.config.model_file import load_model
 from bmmsync.domain import Ticket
 from bmmsync.trace.index import MapIndex
 from bmmsync.trace.judge import judge
 from bmmsync.trace.rules import MappingRules
-from bmmsync.web.aggregates import ALL, closed_work, compute_aggregates, week_of
+from bmmsync.web.aggregates import ALL, compute_aggregates, week_of
 from tests.cli.helpers import REPO
 
 TODAY = date(2026, 11, 23)
@@ -35,7 +36,8 @@ def _ticket(n: int, labels: tuple[str, ...], closed_on: date | None = None) -> T
 
 
 def test_closed_work_and_velocity_count_traced_items_by_week() -> None:
-    index = MapIndex(load_model(REPO / "config" / "demo-model.yaml"))
+    model = load_model(REPO / "config" / "demo-model.yaml")
+    index = MapIndex(model)
     rules = MappingRules()
     tickets = [
         _ticket(1, ("cap:self-service-portal",)),
@@ -46,7 +48,9 @@ def test_closed_work_and_velocity_count_traced_items_by_week() -> None:
         _ticket(6, (), date(2026, 11, 21)),  # no capability
     ]
     verdicts = judge(tickets, index, rules, TODAY)
-    delivered = closed_work(tickets, index, rules, TODAY)
+    judgement = Judgement(model, index, tickets, verdicts, rules)
+    recent = [t for t in tickets if t.closed_at and t.closed_at.date() >= date(2026, 8, 25)]
+    delivered = [(v, t) for t, v in judged_as_open(judgement, recent, TODAY)]
     assert sorted(t.key for _, t in delivered) == ["acme/web#2", "acme/web#3", "acme/web#4",
                                                    "acme/web#6"]  # fmt: skip
     figures = compute_aggregates(verdicts, tickets, delivered)
