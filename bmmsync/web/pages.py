@@ -266,9 +266,17 @@ def _work_query(cid: str, source: str | None, project: str | None) -> Select[*tu
 
 
 def _page(
-    session: Session, query: Select[*tuple[Any, ...]], page: int, size: int
+    session: Session,
+    query: Select[*tuple[Any, ...]],
+    page: int,
+    size: int,
+    total: int | None = None,
 ) -> dict[str, Any]:
-    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    """One page of `query`; `total` when the caller already knows it (no count query)."""
+    if total is None:
+        total = (
+            session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+        )
     rows = session.execute(query.limit(size).offset((page - 1) * size)).mappings().all()
     return {
         "page": page,
@@ -422,6 +430,13 @@ def review_page(session: Session, ctx: Context, query: Query) -> dict[str, Any]:
     page = query.positive_int("page", 1)
     _aggregate_or_empty(session, ALL)
     base = review_query(source, project, reason, text, since)
+    counts: list[tuple[str, int]] | None = None
+    if not text and not since:
+        # Counted by the last full check per scope: counting ~450k broken rows per request
+        # took seconds at 1M tickets (bench/web.py). Text and date filters are counted live.
+        stored = _aggregate_or_empty(session, _scope(session, source, project))
+        by_reason = stored.figures["by_reason"] if stored is not None else {}
+        counts = [(r, n) for r, n in by_reason.items() if reason in (None, r)]
     columns: dict[str, list[Any]] = {
         "reason": [VerdictRow.reason],
         "key": [VerdictRow.source, VerdictRow.key],
@@ -433,7 +448,8 @@ def review_page(session: Session, ctx: Context, query: Query) -> dict[str, Any]:
     descending = bool(sort and sort.startswith("-"))
     order = [c.desc() if descending else c.asc() for c in columns[name]]
     ordered = base.order_by(*order, VerdictRow.source, VerdictRow.key)
-    listed = _page(session, ordered, page, ctx.page_size)
+    total = None if counts is None else sum(n for _, n in counts)
+    listed = _page(session, ordered, page, ctx.page_size, total)
     for item in listed["items"]:
         since_at = item.pop("flagged_at")
         cleared = item.pop("cleared_at")
@@ -441,10 +457,14 @@ def review_page(session: Session, ctx: Context, query: Query) -> dict[str, Any]:
         item["flagged_since"] = active.isoformat() if active else None
         item["age_days"] = (ctx.now - active).days if active else None
         item["explain"] = explain_href(item["key"], item["source"])
-    matching = base.subquery()
-    counts = session.execute(
-        select(matching.c.reason, func.count()).group_by(matching.c.reason)
-    ).all()
+    if counts is None:
+        matching = base.subquery()
+        counts = [
+            (r, n)
+            for r, n in session.execute(
+                select(matching.c.reason, func.count()).group_by(matching.c.reason)
+            )
+        ]
     return {
         "filters": {
             "source": source,
