@@ -28,6 +28,7 @@ from bmmsync.bot.flagging import execute, prepare
 from bmmsync.checking import Judgement, recheck
 from bmmsync.config.settings import Config
 from bmmsync.domain import Ticket
+from bmmsync.errors import BmmsyncError
 from bmmsync.service.lease import RunLease
 from bmmsync.service.runner import take_run_lease
 from bmmsync.store import ticket_repo
@@ -111,6 +112,10 @@ def _renamed_label_keys(store: Store, source: str, project: str, label: str) -> 
         return [key for key, labels in rows if _has(labels or [], wanted)]
 
 
+class WritesPending(BmmsyncError):
+    """Some writes of a batch were not made (refused, or the lease was lost)."""
+
+
 class Worker:
     """Drains the queue batch by batch; `serve()` runs it in a thread until `stop` is set."""
 
@@ -181,14 +186,15 @@ class Worker:
             by_source.setdefault(event.source, []).append(event)
         changed: list[tuple[str, str]] = []
         refreshed: list[int] = []
+        known = {s.name for s in config.sources}
         for source, events in by_source.items():
             ids = [e.id for e in events]
-            try:
-                changed += self._refresh(config, source, events, ours, now, report)
-            except KeyError:  # the source left the config: nothing to do for its events
+            if source not in known:  # the source left the config: nothing to do for them
                 log.info("webhook events for unknown source %s dropped", source)
                 refreshed += ids
                 continue
+            try:
+                changed += self._refresh(config, source, events, ours, now, report)
             except Exception as exc:
                 self._retry(ids, batch.token, f"source {source}", exc, now, report)
                 continue
@@ -294,6 +300,8 @@ class Worker:
         )
         report.writes += stats.done
         report.failed_writes += stats.failed
+        if stats.lost_lease or stats.failed:  # the events come back after a back-off
+            raise WritesPending("; ".join(stats.errors) or "writes failed")
 
     def serve(self, stop: threading.Event) -> None:
         """Drain until `stop`: at once when a delivery arrives here, else every `IDLE_WAIT`."""

@@ -38,7 +38,13 @@ def hook_config(tmp_path: Path, sandbox: SandboxServer, db_url: str, **kw: Any) 
 @contextmanager
 def serve_hooks(config: Config, store: Store) -> Iterator[str]:
     """The two endpoints on a real uvicorn server in a thread; yields its root URL."""
-    app = Starlette(routes=hook_routes(lambda: config, store))
+    with serve_app(Starlette(routes=hook_routes(lambda: config, store))) as root:
+        yield root
+
+
+@contextmanager
+def serve_app(app: Starlette) -> Iterator[str]:
+    """`app` on a real uvicorn server in a thread; yields its root URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))

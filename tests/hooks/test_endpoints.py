@@ -20,7 +20,7 @@ from bmmsync.store.database import Store
 from bmmsync.store.event_queue import claim, depth, health
 from bmmsync.web.app import create_app
 from bmmsync.web.storehandle import StoreHandle
-from tests.cli.helpers import REPO
+from tests.cli.helpers import REPO, run_cli
 
 SECRET = "s3cret-for-github"
 JIRA = "s3cret-for-jira"
@@ -223,3 +223,24 @@ def test_on_the_dashboard_the_hooks_pass_its_auth_and_show_in_metrics(
         handle.close()
     assert "bmmsync_webhook_queue_depth 1.0" in metrics
     assert 'bmmsync_webhook_refusals_total{cause="unsigned",tracker="github"} 1.0' in metrics
+
+
+def test_webhooks_check_shows_the_last_delivery_and_refusals_by_cause(
+    client: TestClient, config: Config, store: Store
+) -> None:
+    assert _github(client, _issue_event()).status_code == 202
+    assert _github(client, _issue_event(), secret="forged", delivery="x").status_code == 401
+    assert config.path is not None
+    table = run_cli("--config", str(config.path), "webhooks", "check")
+    as_json = run_cli("--config", str(config.path), "webhooks", "check", "--format", "json")
+    assert table.returncode == 1  # Jira's secret is set, but nothing ever came from Jira
+    assert "bad-signature=1" in table.stdout and "never" in table.stdout
+    assert "jira: no delivery has arrived yet" in table.stdout
+    assert SECRET not in table.stdout + table.stderr + as_json.stdout
+    github, jira = json.loads(as_json.stdout)["trackers"]
+    assert (github["deliveries"], github["pending"], github["refusals"]) == (
+        1,
+        1,
+        {"bad-signature": 1},
+    )
+    assert jira["last_delivery"] is None and jira["configured"] is True

@@ -263,3 +263,25 @@ def test_kill_9_during_queue_processing_then_a_restart_ends_right(
     assert set(before) < set(after)
     with store.session() as s:
         assert depth(s) == 0
+
+
+def test_a_tracker_down_leaves_events_queued_with_back_off_and_nothing_lost(
+    flagged: Config, sandbox: SandboxServer, store: Store
+) -> None:
+    with serve_hooks(flagged, store) as root:
+        register(sandbox, root)
+        sandbox.sandbox.faults.add("/github/repos/acme/web/issues/9$", "malformed", 50, "GET")
+        sandbox.state.gh_add_labels(sandbox.state.gh_issue("acme/web", 9), ["cap:portal"], "alice")
+        deliveries(sandbox)
+        down = drain(flagged, store)
+        assert (down.events, down.retried, down.writes) == (1, 1, 0)
+        assert drain(flagged, store).events == 0  # backing off: not retried at once
+        with store.session() as s:
+            assert depth(s) == 1
+        assert FLAG in _labels(sandbox, "acme/web", 9)
+        sandbox.sandbox.faults.clear()  # the tracker is back
+        back = drain(flagged, store, now=datetime.now(UTC) + timedelta(minutes=11))
+    assert back.fetched == 1  # (its own echo may be in the same drain, at no cost)
+    assert FLAG not in _labels(sandbox, "acme/web", 9)
+    with store.session() as s:
+        assert depth(s) == 0
