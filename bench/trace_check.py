@@ -5,6 +5,8 @@ child process so its peak RSS is the check's own: a full check (judge_store + re
 what `bmmsync check` does) and an incremental re-check after 1,000 tickets changed.
 PostgreSQL: `--db postgresql --url postgresql+psycopg://postgres@127.0.0.1:5432/postgres`
 (a database `bmmsync_bench` is recreated next to it and kept for inspection).
+CPU time (process user+sys, client side only) is printed beside each wall time: on a shared
+machine the wall time mostly measures the load.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import random
 import resource
 import subprocess
@@ -116,12 +119,13 @@ def check(url: str, n_changed: int, seed: int) -> dict[str, Any]:
         idents = [(t.source, t.key) for t in sample]
         edits = changed_tickets(tickets_by_id(session, idents), n_changed, seed)
         upsert_tickets(session, edits, NOW)
-    started = time.perf_counter()
+    cpu0, started = cpu_s(), time.perf_counter()
     with store.session() as session:
         result = recheck(session, rules, TODAY, idents, now=NOW)
     full["recheck_changed"] = n_changed
     full["recheck_judged"] = len(result.verdicts)
     full["recheck_s"] = time.perf_counter() - started
+    full["recheck_cpu_s"] = cpu_s() - cpu0
     store.close()
     return full
 
@@ -173,6 +177,8 @@ def main() -> None:
     )
     figures.update(json.loads(child.stdout.strip().splitlines()[-1]))
     figures["tickets_per_s"] = figures["tickets"] / figures["check_s"]
+    figures["tickets_per_cpu_s"] = figures["tickets"] / figures["check_cpu_s"]
+    figures["load_average"] = " ".join(f"{n:.1f}" for n in os.getloadavg())
     for name, value in figures.items():
         shown = f"{value:,.2f}" if isinstance(value, float) else value
         print(f"{name:16s} {shown}")

@@ -9,6 +9,7 @@ verdicts written with one `executemany` (SQLite) or `COPY` (PostgreSQL) per tabl
 from __future__ import annotations
 
 import gc
+import hashlib
 import json
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -17,7 +18,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, Text, delete, select, text
+from sqlalchemy import Table, Text, delete, func, select, text
 from sqlalchemy import cast as cast_
 from sqlalchemy.orm import Session
 
@@ -29,7 +30,7 @@ from bmmsync.outcomes.velocity import velocity
 from bmmsync.store.dashboard_repo import replace_aggregates
 from bmmsync.store.map_repo import load_model
 from bmmsync.store.measurement_repo import all_measurements
-from bmmsync.store.models import TraceLinkRow, VerdictRow
+from bmmsync.store.models import ProblemRow, TraceLinkRow, VerdictRow
 from bmmsync.store.snapshot_repo import add_snapshot
 from bmmsync.store.ticket_repo import children_of, iter_tickets, tickets_by_id
 from bmmsync.store.upsert import BATCH_ROWS
@@ -99,42 +100,81 @@ def check_store(session: Session, rules: MappingRules, today: date, now: datetim
     return judgement
 
 
-_VERDICT_COLUMNS = (
-    "source",
-    "key",
-    "in_scope",
-    "scope_reason",
-    "traced",
-    "reason",
-    "severity",
-    "detail",
-    "suggestion",
-    "findings",
-    "checked_at",
-)
+_VERDICT_COLUMNS = ("source", "key", "in_scope", "scope_reason", "traced", "reason", "problem_id",
+                    "checked_at")  # fmt: skip
+_PROBLEM_COLUMNS = ("id", "digest", "reason", "severity", "detail", "suggestion", "findings")
 _LINK_COLUMNS = ("source", "key", "capability", "via", "origin")
 
+Shape = tuple[tuple[str, str, str, str], ...]
+"""A verdict's findings as (reason, severity, detail, suggestion): what a problem row holds."""
 
-def _verdict_rows(verdicts: Iterable[Verdict], checked_at: Any) -> Iterator[tuple[Any, ...]]:
-    """Verdict rows as tuples in `_VERDICT_COLUMNS` order. Findings are shared problems, so
-    their JSON is encoded once per distinct list rather than once per ticket."""
-    encoded: dict[tuple[tuple[str, str, str, str], ...], str] = {}
+
+def _shape(verdict: Verdict) -> Shape:
+    return tuple([(f.reason, f.severity.value, f.detail, f.suggestion) for f in verdict.findings])
+
+
+def _problem_text(shape: Shape) -> tuple[str, str]:
+    """The findings JSON a problem row stores, and its digest (what makes it unique)."""
+    text = json.dumps(
+        [{"reason": r, "severity": s, "detail": d, "suggestion": g} for r, s, d, g in shape]
+    )
+    return text, hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass
+class _Problems:
+    """Problem ids by findings shape: the known ones, and those this write must insert."""
+
+    ids: dict[Shape, int]
+    new: list[tuple[Any, ...]]
+    next_id: int
+
+    def id_of(self, shape: Shape) -> int:
+        found = self.ids.get(shape)
+        if found is not None:
+            return found
+        text, digest = _problem_text(shape)
+        found, self.next_id = self.next_id, self.next_id + 1
+        reason, severity, detail, suggestion = shape[0]
+        self.new.append((found, digest, reason, severity, detail, suggestion, text))
+        self.ids[shape] = found
+        return found
+
+
+def _verdict_rows(
+    verdicts: Iterable[Verdict], checked_at: Any, problems: _Problems
+) -> list[tuple[Any, ...]]:
+    """Rows in `_VERDICT_COLUMNS` order for the exceptions only: tickets out of scope or with
+    findings. An in-scope ticket without findings (most of a backlog) gets no row."""
+    rows: list[tuple[Any, ...]] = []
     for v in verdicts:
         findings = v.findings
         if not findings:
-            yield (v.source, v.key, v.in_scope, v.scope_reason, v.in_scope, None, None, "", "",
-                   "[]", checked_at)  # fmt: skip
+            if not v.in_scope:
+                rows.append((v.source, v.key, False, v.scope_reason, False, None, None, checked_at))
             continue
-        shape = tuple([(f.reason, f.severity.value, f.detail, f.suggestion) for f in findings])
-        text = encoded.get(shape)
-        if text is None:
-            text = json.dumps(
-                [{"reason": r, "severity": s, "detail": d, "suggestion": g} for r, s, d, g in shape]
-            )
-            encoded[shape] = text
-        reason, severity, detail, suggestion = shape[0]
-        yield (v.source, v.key, v.in_scope, v.scope_reason, v.traced, reason, severity, detail,
-               suggestion, text, checked_at)  # fmt: skip
+        shape = _shape(v)
+        rows.append((v.source, v.key, v.in_scope, v.scope_reason, v.traced, shape[0][0],
+                     problems.id_of(shape), checked_at))  # fmt: skip
+    return rows
+
+
+def _known_problems(session: Session, verdicts: list[Verdict]) -> _Problems:
+    """The stored problems that `verdicts` share (an incremental write reuses their ids)."""
+    wanted: dict[str, Shape] = {}
+    for v in verdicts:
+        if v.findings:
+            shape = _shape(v)
+            wanted[_problem_text(shape)[1]] = shape
+    ids: dict[Shape, int] = {}
+    digests = sorted(wanted)
+    for start in range(0, len(digests), BATCH_ROWS):
+        query = select(ProblemRow.digest, ProblemRow.id).where(
+            ProblemRow.digest.in_(digests[start : start + BATCH_ROWS])
+        )
+        ids.update((wanted[digest], pid) for digest, pid in session.execute(query))
+    top = session.scalar(select(func.max(ProblemRow.id))) or 0
+    return _Problems(ids, [], top + 1)
 
 
 def _link_rows(verdicts: Iterable[Verdict]) -> Iterator[tuple[str, str, str, str, str]]:
@@ -149,7 +189,10 @@ def _link_rows(verdicts: Iterable[Verdict]) -> Iterator[tuple[str, str, str, str
 
 
 def _insert_rows(
-    session: Session, table: type[VerdictRow | TraceLinkRow], columns: Sequence[str], rows: Any
+    session: Session,
+    table: type[VerdictRow | TraceLinkRow | ProblemRow],
+    columns: Sequence[str],
+    rows: Any,
 ) -> None:
     """Plain bulk INSERT through the driver, in the session's transaction: `executemany` over
     a generator on SQLite (no intermediate list), `COPY` on PostgreSQL."""
@@ -184,23 +227,31 @@ def _delete_rows(session: Session, idents: Iterable[TicketId]) -> None:
 def record_verdicts(
     session: Session, verdicts: Iterable[Verdict], now: datetime, *, replace_all: bool
 ) -> None:
-    """Store verdicts and trace links in bulk. `replace_all` drops rows of tickets not judged
-    this time (a full check); otherwise only the judged tickets' rows are replaced."""
+    """Store verdicts (the exceptions, see `VerdictRow`), their problems and trace links in
+    bulk. `replace_all` drops rows of tickets not judged this time and renumbers the problems
+    (a full check); otherwise only the judged tickets' rows are replaced, reusing stored
+    problems, and problems no ticket has any more stay until the next full check."""
     verdicts = verdicts if isinstance(verdicts, list) else list(verdicts)
     session.flush()
     dialect = session.get_bind().dialect
     if replace_all:
         if dialect.name == "postgresql":  # a million-row DELETE takes longer than the check
-            session.execute(text("TRUNCATE verdicts, trace_links"))
+            session.execute(text("TRUNCATE verdicts, trace_links, problems"))
         else:
-            session.execute(delete(VerdictRow))
-            session.execute(delete(TraceLinkRow))
+            for table in (VerdictRow, TraceLinkRow, ProblemRow):
+                session.execute(delete(table))
+        problems = _Problems({}, [], 1)
     else:
         _delete_rows(session, ((v.source, v.key) for v in verdicts))
+        problems = _known_problems(session, verdicts)
     stamp = cast(Table, VerdictRow.__table__).c.checked_at.type.bind_processor(dialect)
     checked_at = stamp(now) if stamp else now
-    _insert_rows(session, VerdictRow, _VERDICT_COLUMNS, _verdict_rows(verdicts, checked_at))
+    rows = _verdict_rows(verdicts, checked_at, problems)
+    _insert_rows(session, ProblemRow, _PROBLEM_COLUMNS, problems.new)
+    _insert_rows(session, VerdictRow, _VERDICT_COLUMNS, rows)
     _insert_rows(session, TraceLinkRow, _LINK_COLUMNS, _link_rows(verdicts))
+    if replace_all and dialect.name == "postgresql":
+        session.execute(text("ANALYZE verdicts, trace_links, problems"))
 
 
 @dataclass
@@ -273,8 +324,13 @@ def _keep_stored_suggestions(session: Session, verdicts: list[Verdict]) -> None:
     stored: dict[TicketId, list[dict[str, Any]]] = {}
     for source, keys in by_source.items():
         for start in range(0, len(keys), BATCH_ROWS):
-            query = select(VerdictRow.key, VerdictRow.findings).where(
-                VerdictRow.source == source, VerdictRow.key.in_(keys[start : start + BATCH_ROWS])
+            query = (
+                select(VerdictRow.key, ProblemRow.findings)
+                .join(ProblemRow, ProblemRow.id == VerdictRow.problem_id)
+                .where(
+                    VerdictRow.source == source,
+                    VerdictRow.key.in_(keys[start : start + BATCH_ROWS]),
+                )
             )
             stored.update(
                 ((source, key), findings or []) for key, findings in session.execute(query)
@@ -335,8 +391,13 @@ def recheck_map(
         )
         affected.update((source, key) for source, key in session.execute(query))
     if lookup_keys_changed(old, new):
-        query = select(VerdictRow.source, VerdictRow.key).where(
-            VerdictRow.in_scope, cast_(VerdictRow.findings, Text).like('%"unknown-capability"%')
+        query = (
+            select(VerdictRow.source, VerdictRow.key)
+            .join(ProblemRow, ProblemRow.id == VerdictRow.problem_id)
+            .where(
+                VerdictRow.in_scope,
+                cast_(ProblemRow.findings, Text).like('%"unknown-capability"%'),
+            )
         )
         affected.update((source, key) for source, key in session.execute(query))
     return _rejudge(session, rules, today, _with_descendants(session, affected), now)
@@ -360,10 +421,6 @@ def summarise(judgement: Judgement) -> dict[str, Any]:
             for r, n in sorted(by_reason.items(), key=lambda item: (-item[1], item[0]))
         ],
     }
-
-
-def stored_verdicts(session: Session) -> list[VerdictRow]:
-    return list(session.scalars(select(VerdictRow).order_by(VerdictRow.source, VerdictRow.key)))
 
 
 VELOCITY_WINDOW = timedelta(days=28)

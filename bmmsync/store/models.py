@@ -179,8 +179,25 @@ class TraceLinkRow(Base):
     origin: Mapped[str] = mapped_column(String(300))
 
 
+class ProblemRow(Base):
+    """One distinct problem (a verdict's findings), stored once and shared by every ticket
+    that has it: at a million tickets most broken ones repeat a few thousand texts."""
+
+    __tablename__ = "problems"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    reason: Mapped[str] = mapped_column(String(50))
+    severity: Mapped[str] = mapped_column(String(20))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    suggestion: Mapped[str] = mapped_column(Text, default="")
+    findings: Mapped[list[dict[str, Any]]] = mapped_column(Json, default=list)
+
+
 class VerdictRow(Base):
-    """The latest judgement of each ticket, written by `check` in bulk."""
+    """The latest judgement of each ticket that is out of scope or has findings, written by
+    `check` in bulk. A stored ticket without a row is in scope and traced: that is most of
+    a backlog, so the full check writes only the exceptions (`bmmsync.store.verdict_repo`)."""
 
     __tablename__ = "verdicts"
     __table_args__ = (Index("ix_verdicts_reason", "reason"),)
@@ -191,10 +208,7 @@ class VerdictRow(Base):
     scope_reason: Mapped[str | None] = mapped_column(String(50))
     traced: Mapped[bool] = mapped_column(Boolean)
     reason: Mapped[str | None] = mapped_column(String(50))
-    severity: Mapped[str | None] = mapped_column(String(20))
-    detail: Mapped[str] = mapped_column(Text, default="")
-    suggestion: Mapped[str] = mapped_column(Text, default="")
-    findings: Mapped[list[dict[str, Any]]] = mapped_column(Json, default=list)
+    problem_id: Mapped[int | None] = mapped_column(Integer)
     checked_at: Mapped[datetime] = mapped_column(Stamp())
 
 

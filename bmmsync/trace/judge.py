@@ -530,12 +530,6 @@ class Judge:
             )
         return verdicts
 
-    @staticmethod
-    def _findings(problems: list[_Problem], key: str, source: str) -> tuple[Finding, ...]:
-        if len(problems) > 1:
-            problems = sorted(set(problems), key=_Problem.sort_key)
-        return tuple([p.for_ticket(key, source) for p in problems])
-
 
 def tickets_by_source(tickets: Iterable[Ticket]) -> dict[str, dict[str, Ticket]]:
     """source -> key -> ticket, the parent lookup. The first of duplicate keys wins."""

@@ -27,7 +27,15 @@ from bmmsync.store.dashboard_repo import (
 )
 from bmmsync.store.map_repo import load_model
 from bmmsync.store.measurement_repo import all_measurements
-from bmmsync.store.models import AuditRow, FlagRow, RunRow, TicketRow, TraceLinkRow, VerdictRow
+from bmmsync.store.models import (
+    AuditRow,
+    FlagRow,
+    ProblemRow,
+    RunRow,
+    TicketRow,
+    TraceLinkRow,
+    VerdictRow,
+)
 from bmmsync.store.snapshot_repo import snapshot_before, snapshots_since
 from bmmsync.store.status_repo import read_status
 from bmmsync.trace.explain import ExplainNode
@@ -243,7 +251,7 @@ def _work_query(cid: str, source: str | None, project: str | None) -> Select[*tu
             TicketRow.title,
             TicketRow.project,
             TicketRow.state,
-            VerdictRow.traced,
+            func.coalesce(VerdictRow.traced, True).label("traced"),
             VerdictRow.reason,
             TraceLinkRow.via,
             TraceLinkRow.origin,
@@ -252,11 +260,11 @@ def _work_query(cid: str, source: str | None, project: str | None) -> Select[*tu
             TicketRow,
             and_(TicketRow.source == TraceLinkRow.source, TicketRow.key == TraceLinkRow.key),
         )
-        .join(
+        .outerjoin(  # no verdict row: in scope and traced (see VerdictRow)
             VerdictRow,
             and_(VerdictRow.source == TraceLinkRow.source, VerdictRow.key == TraceLinkRow.key),
         )
-        .where(TraceLinkRow.capability == cid, VerdictRow.in_scope)
+        .where(TraceLinkRow.capability == cid, func.coalesce(VerdictRow.in_scope, True))
     )
     if source:
         query = query.where(TraceLinkRow.source == source)
@@ -388,14 +396,15 @@ def review_query(
             TicketRow.project,
             TicketRow.assignee,
             VerdictRow.reason,
-            VerdictRow.detail,
-            VerdictRow.suggestion,
+            ProblemRow.detail,
+            ProblemRow.suggestion,
             FlagRow.flagged_at,
             FlagRow.cleared_at,
         )
         .join(
             TicketRow, and_(TicketRow.source == VerdictRow.source, TicketRow.key == VerdictRow.key)
         )
+        .join(ProblemRow, ProblemRow.id == VerdictRow.problem_id)
         .outerjoin(
             FlagRow, and_(FlagRow.source == VerdictRow.source, FlagRow.key == VerdictRow.key)
         )

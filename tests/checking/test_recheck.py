@@ -14,8 +14,9 @@ from bmmsync.checking import judge_store, recheck, recheck_map, record_verdicts
 from bmmsync.domain import Capability, Decision, Model, Motivator, Status, Ticket
 from bmmsync.store.database import Store
 from bmmsync.store.map_repo import load_model, sync_model
-from bmmsync.store.models import TraceLinkRow, VerdictRow
+from bmmsync.store.models import ProblemRow, TraceLinkRow, VerdictRow
 from bmmsync.store.ticket_repo import mark_gone, upsert_tickets
+from bmmsync.store.verdict_repo import stored_verdicts
 from bmmsync.trace.rules import MappingRules
 
 TODAY = date(2026, 11, 23)
@@ -78,7 +79,7 @@ def _rows(store: Store) -> dict[tuple[str, str], dict[str, Any]]:
                 "links": links.get((v.source, v.key), set()),
                 "checked_at": v.checked_at,
             }
-            for v in s.scalars(select(VerdictRow))
+            for v in stored_verdicts(s)
         }
 
 
@@ -107,8 +108,8 @@ def _arrange(store: Store) -> None:
 def _assert_incremental_equals_full(
     store: Store, before: dict[tuple[str, str], dict[str, Any]], affected: set[tuple[str, str]]
 ) -> None:
-    """Rows of `affected` tickets equal a fresh full check's (but for `checked_at`); all other
-    rows are byte-for-byte what they were before the re-check."""
+    """Verdicts of `affected` tickets equal a fresh full check's (but for `checked_at`); all
+    other rows are byte-for-byte what they were before the re-check."""
     after = _rows(store)
     _full_check(store, LATER)
     full = _rows(store)
@@ -116,8 +117,9 @@ def _assert_incremental_equals_full(
     for ident, row in after.items():
         expected = full[ident] | {"checked_at": row["checked_at"]}
         assert _usage_free(row) == _usage_free(expected), ident
-        if ident in affected:
-            assert row["checked_at"] == LATER, ident
+        if ident in affected:  # a traced ticket without findings has no row (VerdictRow)
+            implied = row["in_scope"] and not row["findings"]
+            assert row["checked_at"] == (None if implied else LATER), ident
         else:
             assert row == before[ident], ident
 
@@ -187,3 +189,22 @@ def test_recheck_map_judges_tickets_of_changed_chains_and_newly_known_labels(
     assert after[("web", "S-2")]["reason"] == "capability-without-decision"
     assert after[("web", "U-1")]["traced"]
     _assert_incremental_equals_full(store, before, judged)
+
+
+def test_store_holds_rows_only_for_exceptions_and_each_problem_once(store: Store) -> None:
+    """Compact verdicts: no row for an in-scope ticket without findings, and two tickets with
+    the same problem share one problem row, on a full check and on a re-check alike."""
+    _arrange(store)
+    twin = _ticket("U-2", "cap:billing")  # the same unknown label as U-1
+    closed = replace(_ticket("X-1"), closed=True)
+    with store.session() as s:
+        upsert_tickets(s, [twin, closed], LATER)
+        recheck(s, RULES, TODAY, [("web", "U-2"), ("web", "X-1")], now=LATER)
+    with store.session() as s:
+        rows = {(r.source, r.key): r for r in s.scalars(select(VerdictRow))}
+        problems = s.scalars(select(ProblemRow)).all()
+    broken = {("web", k) for k in ("U-1", "U-2", "N-1", "M-1", "C-1", "C-2")}
+    assert set(rows) == broken | {("web", "X-1")}  # the traced E-*, S-*, T-1: no row
+    assert rows[("web", "U-1")].problem_id == rows[("web", "U-2")].problem_id
+    assert rows[("web", "X-1")].problem_id is None and not rows[("web", "X-1")].in_scope
+    assert len(problems) == len({r.problem_id for r in rows.values() if r.problem_id})

@@ -12,8 +12,9 @@ from bmmsync.config.settings import load_config
 from bmmsync.domain import Ticket
 from bmmsync.store.database import Store
 from bmmsync.store.map_repo import sync_model
-from bmmsync.store.models import MetricSnapshotRow, TraceLinkRow, VerdictRow
+from bmmsync.store.models import MetricSnapshotRow, TraceLinkRow
 from bmmsync.store.ticket_repo import upsert_tickets
+from bmmsync.store.verdict_repo import stored_verdicts
 from tests.cli.helpers import run_cli, write_config
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -54,7 +55,7 @@ def test_check_summarises_and_records_verdicts(tmp_path: Path, db_url: str) -> N
 
     store = Store.open(db_url)
     with store.session() as s:
-        verdicts = {v.key: v for v in s.scalars(select(VerdictRow))}
+        verdicts = {v.key: v for v in stored_verdicts(s)}
         links = {(r.key, r.capability, r.via) for r in s.scalars(select(TraceLinkRow))}
         snapshots = s.scalars(select(MetricSnapshotRow)).all()
     store.close()

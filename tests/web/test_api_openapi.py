@@ -78,18 +78,15 @@ def test_every_api_route_matches_its_schema(dashboard: Dashboard) -> None:
 
 def test_api_figures_are_what_the_store_holds(dashboard: Dashboard) -> None:
     """The twins hold real figures: the review lists exactly the stored broken verdicts."""
-    from sqlalchemy import func, select
-
     from bmmsync.store.database import Store
-    from bmmsync.store.models import VerdictRow
+    from bmmsync.store.verdict_repo import stored_verdicts
 
     store = Store.open(dashboard.db_url)
     with store.session() as s:
-        broken = s.scalar(
-            select(func.count()).where(VerdictRow.in_scope, VerdictRow.traced.is_(False))
-        )
-        in_scope = s.scalar(select(func.count()).where(VerdictRow.in_scope))
+        verdicts = stored_verdicts(s)
     store.close()
+    broken = sum(1 for v in verdicts if v.in_scope and not v.traced)
+    in_scope = sum(1 for v in verdicts if v.in_scope)
     review = dashboard.client.get("/api/review").json()
     assert review["results"]["total"] == broken == sum(review["by_reason"].values())
     assert broken and broken > 10
