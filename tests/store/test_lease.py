@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import update
 
+from bmmsync.errors import LeaseLost
 from bmmsync.service.lease import RunLease, holder_gone_from_host, me, process_start
 from bmmsync.store.database import Store
 from bmmsync.store.lease import (
@@ -122,3 +125,21 @@ def test_run_lease_is_taken_over_at_once_from_a_dead_process(store: Store) -> No
             lease.check(s)
     with store.session() as s:
         assert current_holder(s) is None, "closing releases it"
+
+
+def test_a_long_wait_keeps_the_lease_and_ends_as_soon_as_it_is_lost(store: Store) -> None:
+    """A rate-limit wait longer than the TTL: the heartbeat renews the lease through it; once
+    another instance takes the lease over, the wait ends with `LeaseLost` at the next beat."""
+    lease = RunLease(store, "cfg", ttl=timedelta(seconds=2), heartbeat=timedelta(seconds=0.3))
+    assert lease.acquire() is None
+    with lease:
+        lease.sleep(3)  # longer than the TTL
+        with store.session() as s:
+            lease.check(s)
+            s.execute(update(LeaseRow).values(holder="intruder:1", token=LeaseRow.token + 1))
+        started = time.monotonic()
+        with pytest.raises(LeaseLost):
+            lease.sleep(60)
+        assert time.monotonic() - started < 10
+        with store.session() as s, pytest.raises(LeaseLost):
+            lease.check(s)
