@@ -10,12 +10,11 @@ OPEN = "el => el.open"
 
 def test_the_tree_expands_and_collapses(tab: Tab) -> None:
     tab.open("/")
-    node = (
-        tab.page.locator("details")
-        .filter(has=tab.page.locator(f'a[href="/capabilities/{DEMO_CAPABILITY}"]'))
-        .last
-    )
-    link = node.locator(f'a[href="/capabilities/{DEMO_CAPABILITY}"]').first
+    link = tab.page.locator(f'a[href="/capabilities/{DEMO_CAPABILITY}"]').first
+    *outer, node = link.locator("xpath=ancestor::details").all()  # outermost first
+    for details in outer:  # the motivator and decision above it, collapsed or not
+        if not details.evaluate(OPEN):
+            details.locator("summary").first.click()
     was_open = node.evaluate(OPEN)
     node.locator("summary").first.click()
     assert node.evaluate(OPEN) is not was_open
