@@ -170,6 +170,9 @@ SCHEMAS: dict[str, Any] = {
     ),
     "Capability": _obj(
         {
+            "delivered_90_days": _list(
+                _obj({"unit": {"enum": ["points", "size", "items"]}, "amount": NUM, "share": NUM})
+            ),
             "id": STR,
             "name": STR,
             "status": STR,

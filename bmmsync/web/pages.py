@@ -370,6 +370,12 @@ def capability_page(session: Session, ctx: Context, cid: str, query: Query) -> d
         "open_work": _page(session, work, page, ctx.page_size),
         "flagged": _page(session, flagged, 1, ctx.page_size),
         "closed_90_days": closed,
+        "delivered_90_days": [
+            {"unit": e["unit"], "amount": row["amount"], "share": row["share"]}
+            for e in period_outcomes(session, ctx, GAP_DAYS)["effort"]
+            for row in e["by_capability"]
+            if row["id"] == cid
+        ],
         "recently_closed": recent,
         "velocity": {
             "weeks": series,

@@ -41,3 +41,22 @@ def test_report_page_outcomes_equal_the_cli_report(dashboard: Dashboard) -> None
     assert (
         dashboard.client.get("/api/report", params={"days": 30}).json()["outcomes"]["effort"] == []
     )
+
+
+def test_capability_page_shows_its_delivered_work(dashboard: Dashboard) -> None:
+    cli = run_cli(
+        "--config", str(dashboard.config_path), "report", "--since", "90d", "--format", "json"
+    )
+    assert cli.returncode == 0, cli.stderr
+    effort = json.loads(cli.stdout)["outcomes"]["effort"]
+    expected = {(e["unit"], row["id"]): row["amount"] for e in effort for row in e["by_capability"]}
+    assert expected  # the demo delivered traced work in the last 90 days
+    for (unit, cid), amount in expected.items():
+        if cid.startswith("("):
+            continue
+        got = dashboard.client.get(f"/api/capabilities/{cid}").json()["delivered_90_days"]
+        assert {"unit": unit, "amount": amount} in [
+            {"unit": d["unit"], "amount": d["amount"]} for d in got
+        ]
+        html = dashboard.client.get(f"/capabilities/{cid}").text
+        assert f"{round(amount, 2)} {unit} (" in html
