@@ -3,7 +3,8 @@ both render, so a page and its JSON cannot disagree.
 
 Every builder reads a few rows: the map, the figures the last full check stored per scope
 (`dashboard_aggregates`), and one page of a long list through an index. None judges tickets,
-except `/explain` (one source) and the review downloads (the same records as `bmmsync review`).
+except `/explain` (one source), the review downloads (the same records as `bmmsync review`),
+and the delivered work on `/report` and `/capabilities/{id}` (the same as `bmmsync report`).
 """
 
 from __future__ import annotations
