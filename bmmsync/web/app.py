@@ -122,6 +122,7 @@ class Dashboard:
             rules=self.config.mapping.to_rules(),
             page_size=self.config.web.page_size,
             now=self.clock(),
+            size=self.config.outcomes.size_rule(),
         )
 
     def render(self, template: str, status: int = 200, **values: Any) -> HTMLResponse:

@@ -87,6 +87,41 @@ def _listing(item: dict[str, Any]) -> dict[str, Any]:
     return _obj({"page": INT, "page_size": INT, "total": INT, "pages": INT, "items": _list(item)})
 
 
+SHARES = _list(_obj({"id": STR, "amount": {"type": "number"}, "share": NUM}))
+UNIT_EFFORT = _obj(
+    {
+        "unit": {"enum": ["points", "size", "items"]},
+        "tickets": INT,
+        "total": {"type": "number"},
+        "untraced": {"type": "number"},
+        "untraced_share": NUM,
+        "by_motivator": SHARES,
+        "by_decision": SHARES,
+        "by_capability": SHARES,
+    }
+)
+KEY_RESULT = _obj(
+    {
+        "motivator": STR,
+        "metric": STR,
+        "target": STR,
+        "by": OSTR,
+        "current": NUM,
+        "history": _list({"type": "array", "prefixItems": [STR, {"type": "number"}]}),
+        "due": {"type": "boolean"},
+        "met": {"type": ["boolean", "null"]},
+        "progress": NUM,
+        "summary": STR,
+    }
+)
+OUTCOMES = _obj(
+    {
+        "period": _obj({"label": STR, "start": STR, "end": STR}),
+        "effort": _list(UNIT_EFFORT),
+        "key_results": _list(KEY_RESULT),
+    }
+)
+
 SCHEMAS: dict[str, Any] = {
     "Error": _obj(
         {"error": STR},
@@ -135,6 +170,9 @@ SCHEMAS: dict[str, Any] = {
     ),
     "Capability": _obj(
         {
+            "delivered_90_days": _list(
+                _obj({"unit": {"enum": ["points", "size", "items"]}, "amount": NUM, "share": NUM})
+            ),
             "id": STR,
             "name": STR,
             "status": STR,
@@ -245,6 +283,7 @@ SCHEMAS: dict[str, Any] = {
     ),
     "Report": _obj(
         {
+            "outcomes": OUTCOMES,
             "days": INT,
             "computed_at": STR,
             "as_of": STR,

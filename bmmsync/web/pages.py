@@ -3,13 +3,14 @@ both render, so a page and its JSON cannot disagree.
 
 Every builder reads a few rows: the map, the figures the last full check stored per scope
 (`dashboard_aggregates`), and one page of a long list through an index. None judges tickets,
-except `/explain` (one source) and the review downloads (the same records as `bmmsync review`).
+except `/explain` (one source), the review downloads (the same records as `bmmsync review`),
+and the delivered work on `/report` and `/capabilities/{id}` (the same as `bmmsync report`).
 """
 
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -17,8 +18,17 @@ from urllib.parse import quote, urlencode
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from bmmsync.checking import delivered_work, judge_store
 from bmmsync.domain import Status
-from bmmsync.reporting import UnknownTicketError, build_report, closest_keys, explain_stored
+from bmmsync.outcomes.effort import SizeRule
+from bmmsync.outcomes.period import Period
+from bmmsync.reporting import (
+    UnknownTicketError,
+    build_report,
+    closest_keys,
+    explain_stored,
+    outcomes_figures,
+)
 from bmmsync.store.dashboard_repo import (
     Aggregate,
     load_aggregate,
@@ -78,6 +88,7 @@ class Context:
     rules: MappingRules
     page_size: int
     now: datetime
+    size: SizeRule = field(default_factory=SizeRule)
 
     @property
     def today(self) -> date:
@@ -368,6 +379,12 @@ def capability_page(session: Session, ctx: Context, cid: str, query: Query) -> d
         "open_work": _page(session, work, page, ctx.page_size),
         "flagged": _page(session, flagged, 1, ctx.page_size),
         "closed_90_days": closed,
+        "delivered_90_days": [
+            {"unit": e["unit"], "amount": row["amount"], "share": row["share"]}
+            for e in period_outcomes(session, ctx, GAP_DAYS)["effort"]
+            for row in e["by_capability"]
+            if row["id"] == cid
+        ],
         "recently_closed": recent,
         "velocity": {
             "weeks": series,
@@ -579,7 +596,20 @@ def report_page(session: Session, ctx: Context, query: Query) -> dict[str, Any]:
     report["trend"]["first_taken_at"] = _iso(report["trend"]["first_taken_at"])
     for point in report["trend"]["series"]:
         point["taken_at"] = _iso(point["taken_at"])
+    report["outcomes"] = period_outcomes(session, ctx, days)
     return {"days": days, "computed_at": everything.computed_at.isoformat()} | report
+
+
+def period_outcomes(session: Session, ctx: Context, days: int) -> dict[str, Any]:
+    """Effort by goal and key results of the last `days`, as `bmmsync report --since Nd`
+    gives them. Judges the stored tickets: delivered work is not in the aggregates."""
+    period = Period(ctx.now - timedelta(days=days), ctx.now, f"last {days}d")
+    judgement = judge_store(session, ctx.rules, ctx.today)
+    delivered = delivered_work(judgement, period, ctx.size, ctx.today)
+    figures = outcomes_figures(
+        judgement.model, delivered, all_measurements(session), period, ctx.today
+    )
+    return {k: figures[k] for k in ("period", "effort", "key_results")}
 
 
 def _iso(value: Any) -> Any:
