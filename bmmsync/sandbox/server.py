@@ -12,7 +12,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from types import TracebackType
 
@@ -21,6 +20,7 @@ import uvicorn
 from bmmsync.sandbox.app import Sandbox, create_app
 from bmmsync.sandbox.seeding import seed_state
 from bmmsync.sandbox.state import SandboxState
+from bmmsync.uvicorn_thread import start_in_thread
 
 
 class SandboxServer:
@@ -74,18 +74,9 @@ class SandboxServer:
         return self.url + "/jira"
 
     def start(self) -> SandboxServer:
-        self._thread = threading.Thread(
-            target=self._server.run,
-            kwargs={"sockets": [self._socket]},
-            name="sandbox-server",
-            daemon=True,
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("sandbox server did not start")
-            time.sleep(0.01)
+        self._thread = start_in_thread(self._server, self._socket, "sandbox-server")
+        if self._thread is None:
+            raise RuntimeError("sandbox server did not start")
         if self.state_file is not None:
             self._saver = threading.Thread(
                 target=self._save_loop, name="sandbox-saver", daemon=True

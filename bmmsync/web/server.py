@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 from types import TracebackType
 
 import uvicorn
 from starlette.types import ASGIApp
 
 from bmmsync.errors import BmmsyncError
+from bmmsync.uvicorn_thread import start_in_thread
 
 
 class WebServerError(BmmsyncError):
@@ -52,18 +52,9 @@ class DashboardServer:
         return f"http://{host}:{self.port}"
 
     def start(self) -> DashboardServer:
-        self._thread = threading.Thread(
-            target=self._server.run,
-            kwargs={"sockets": [self._socket]},
-            name="dashboard-server",
-            daemon=True,
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise WebServerError("the dashboard server did not start")
-            time.sleep(0.01)
+        self._thread = start_in_thread(self._server, self._socket, "dashboard-server")
+        if self._thread is None:
+            raise WebServerError("the dashboard server did not start")
         return self
 
     def stop(self) -> None:
