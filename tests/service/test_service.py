@@ -199,7 +199,12 @@ def reference(
     return state, flags, total
 
 
+KILL_SHARDS = 3  # the 21 kill points are split so xdist runs the shards side by side
+
+
+@pytest.mark.parametrize("shard", range(KILL_SHARDS))
 def test_kill_9_at_many_points_then_a_new_process_converges_at_once(
+    shard: int,
     tmp_path: Path,
     sandbox: SandboxServer,
     sandbox_control: SandboxControl,
@@ -209,11 +214,12 @@ def test_kill_9_at_many_points_then_a_new_process_converges_at_once(
 ) -> None:
     """kill -9 while request N is in flight (held by the sandbox), then at once a new
     `bmmsync run --once` through the CLI: it must do the work (not skip for a stale lease),
-    and end where an uninterrupted run ends, with no duplicate comment."""
+    and end where an uninterrupted run ends, with no duplicate comment. Each shard takes
+    every third of the 21 points, spread from the first request to the last."""
     expected_state, expected_flags, total = reference
     points = sorted({round((total - 1) * i / 20) for i in range(21)})
     assert len(points) >= 20, total
-    for n, point in enumerate(points):
+    for n, point in enumerate(points[shard::KILL_SHARDS]):
         sandbox_control.seed("demo")
         directory = tmp_path / f"kill{n}"
         directory.mkdir()
