@@ -8,12 +8,10 @@ verdicts written with one `executemany` (SQLite) or `COPY` (PostgreSQL) per tabl
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import json
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
@@ -24,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from bmmsync.domain import Model, Ticket
 from bmmsync.errors import StoreError
+from bmmsync.gc_pause import gc_paused
 from bmmsync.outcomes.effort import Delivered, GoalMap, SizeRule, work_of
 from bmmsync.outcomes.period import Period
 from bmmsync.outcomes.velocity import velocity
@@ -56,20 +55,6 @@ class Judgement:
     rules: MappingRules
 
 
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic GC while a million acyclic tickets are built: otherwise each batch of
-    allocations triggers a full collection over everything already loaded (half the load
-    time). Nothing built here forms cycles; the previous state is restored."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def judge_store(session: Session, rules: MappingRules, today: date) -> Judgement:
     """Judge every stored ticket (tickets marked gone are left out) against the stored map.
 
@@ -81,7 +66,7 @@ def judge_store(session: Session, rules: MappingRules, today: date) -> Judgement
             "(`bmmsync sync` and `bmmsync run` load it too)"
         )
     index = MapIndex(model)
-    with _gc_paused():
+    with gc_paused():
         tickets = list(iter_tickets(session))
     return Judgement(model, index, tickets, judge(tickets, index, rules, today), rules)
 
