@@ -99,14 +99,16 @@ def check(url: str, n_changed: int, seed: int) -> dict[str, Any]:
     cpu0, started = cpu_s(), time.perf_counter()
     with store.session() as session:
         judgement = judge_store(session, rules, TODAY)
-        judged = time.perf_counter()
+        judged, judged_cpu = time.perf_counter(), cpu_s()
         record_verdicts(session, judgement.verdicts, NOW, replace_all=True)
-        recorded = time.perf_counter()
+        recorded, recorded_cpu = time.perf_counter(), cpu_s()
     committed = time.perf_counter()
     full = {
         "tickets": len(judgement.verdicts),
         "judge_store_s": judged - started,
+        "judge_store_cpu_s": judged_cpu - cpu0,
         "record_s": recorded - judged,
+        "record_cpu_s": recorded_cpu - judged_cpu,
         "commit_s": committed - recorded,
         "check_s": committed - started,
         "check_cpu_s": cpu_s() - cpu0,
