@@ -4,7 +4,8 @@ Loads the synthetic map and backlog (bench/synthetic.py) into a fresh store in b
 child process so its peak RSS is the check's own: a full check (judge_store + record_verdicts,
 what `bmmsync check` does) and an incremental re-check after 1,000 tickets changed.
 PostgreSQL: `--db postgresql --url postgresql+psycopg://postgres@127.0.0.1:5432/postgres`
-(a database `bmmsync_bench` is recreated next to it and kept for inspection).
+(a database `--database`, default `bmmsync_bench`, is recreated next to it and kept for
+inspection; `--reuse` keeps it, loaded, if it exists).
 CPU time (process user+sys, client side only) is printed beside each wall time: on a shared
 machine the wall time mostly measures the load.
 """
@@ -40,7 +41,6 @@ from bmmsync.store.ticket_repo import ticket_row, tickets_by_id, upsert_tickets
 from bmmsync.trace.rules import MappingRules
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
-PG_DATABASE = "bmmsync_bench"
 
 
 def peak_mb() -> float:
@@ -99,14 +99,16 @@ def check(url: str, n_changed: int, seed: int) -> dict[str, Any]:
     cpu0, started = cpu_s(), time.perf_counter()
     with store.session() as session:
         judgement = judge_store(session, rules, TODAY)
-        judged = time.perf_counter()
+        judged, judged_cpu = time.perf_counter(), cpu_s()
         record_verdicts(session, judgement.verdicts, NOW, replace_all=True)
-        recorded = time.perf_counter()
+        recorded, recorded_cpu = time.perf_counter(), cpu_s()
     committed = time.perf_counter()
     full = {
         "tickets": len(judgement.verdicts),
         "judge_store_s": judged - started,
+        "judge_store_cpu_s": judged_cpu - cpu0,
         "record_s": recorded - judged,
+        "record_cpu_s": recorded_cpu - judged_cpu,
         "commit_s": committed - recorded,
         "check_s": committed - started,
         "check_cpu_s": cpu_s() - cpu0,
@@ -130,13 +132,18 @@ def check(url: str, n_changed: int, seed: int) -> dict[str, Any]:
     return full
 
 
-def _pg_urls(admin_url: str) -> str:
+def _pg_url(admin_url: str, database: str, *, reuse: bool) -> tuple[str, bool]:
+    """The bench database's URL, and whether it was kept (`reuse` and it exists)."""
     admin = create_engine(make_url(admin_url), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{PG_DATABASE}"'))
+        found = conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :d"), {"d": database})
+        kept = reuse and found is not None
+        if not kept:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{database}"'))
     admin.dispose()
-    return make_url(admin_url).set(database=PG_DATABASE).render_as_string(hide_password=False)
+    url = make_url(admin_url).set(database=database).render_as_string(hide_password=False)
+    return url, kept
 
 
 def main() -> None:
@@ -147,7 +154,8 @@ def main() -> None:
     parser.add_argument("--path", default="/tmp/bmmsync-bench/trace_check.db")
     parser.add_argument("--changed", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--reuse", action="store_true", help="keep the SQLite file if it exists")
+    parser.add_argument("--database", default="bmmsync_bench", help="PostgreSQL bench database")
+    parser.add_argument("--reuse", action="store_true", help="keep a loaded store if it exists")
     parser.add_argument("--phase", choices=("all", "check"), default="all", help=argparse.SUPPRESS)
     parser.add_argument("--store-url", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -165,8 +173,9 @@ def main() -> None:
                 stale.unlink()
             figures.update(load(url, args.tickets, args.seed))
     else:
-        url = _pg_urls(args.url)
-        figures.update(load(url, args.tickets, args.seed))
+        url, kept = _pg_url(args.url, args.database, reuse=args.reuse)
+        if not kept:
+            figures.update(load(url, args.tickets, args.seed))
     command = [sys.executable, __file__, "--phase", "check", "--store-url", url]
     command += ["--changed", str(args.changed), "--seed", str(args.seed)]
     child = subprocess.run(

@@ -6,10 +6,13 @@ Standard library only, so the pure core stays pure.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
+
+_T = TypeVar("_T")
 
 
 class MotivatorKind(StrEnum):
@@ -176,3 +179,21 @@ class Finding:
     detail: str
     suggestion: str = ""
     source: str = ""
+
+
+def positional_factory(cls: type[_T]) -> Callable[..., _T]:
+    """A `cls(...)` equivalent taking every field positionally, that fills the slots directly.
+
+    A frozen dataclass sets each field through `object.__setattr__`, about twice the cost of
+    a plain slot store: seconds per million objects where the trace engine and the store
+    build one per ticket. The result is an equal object; no defaults, no `__post_init__`.
+    Only for `slots=True` dataclasses (the generated code follows the class's field list).
+    """
+    names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
+    scope: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
+    for i, name in enumerate(names):
+        scope[f"_set{i}"] = getattr(cls, name).__set__
+    params = ", ".join(f"a{i}" for i in range(len(names)))
+    body = "".join(f"    _set{i}(obj, a{i})\n" for i in range(len(names)))
+    exec(f"def new({params}):\n    obj = _new(_cls)\n{body}    return obj\n", scope)
+    return scope["new"]  # type: ignore[no-any-return]

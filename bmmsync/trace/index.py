@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import difflib
 import heapq
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
+from itertools import chain, islice
 
 from bmmsync.domain import Assessment, Capability, Decision, Model, Motivator, Status
 from bmmsync.trace.rules import normalise_key
@@ -70,7 +71,9 @@ class MapIndex:
         self._display: dict[str, str] = {}
         self.conflicts: tuple[KeyConflict, ...] = self._build_lookup(model.capabilities)
         self._close_cache: dict[str, tuple[str, ...]] = {}
-        self._bigrams: dict[str, frozenset[str]] | None = None
+        self._postings: dict[str, list[str]] | None = None
+        self._sizes: dict[str, int] = {}
+        self._by_key_desc: list[str] = []
         self._successors: dict[str, tuple[str, ...]] = {}
 
     def _build_lookup(self, capabilities: tuple[Capability, ...]) -> tuple[KeyConflict, ...]:
@@ -113,14 +116,25 @@ class MapIndex:
         return cached
 
     def _shortlist(self, key: str, size: int = 40) -> list[str]:
-        """The `size` keys sharing most character bigrams with `key`: difflib is slow on 2,000."""
-        if self._bigrams is None:
-            self._bigrams = {k: _bigrams(k) for k in self._display}
+        """The `size` keys with the highest bigram overlap (Dice) with `key`, ties to the
+        greater key: difflib is slow on 2,000. Only keys sharing a bigram are scored, found
+        through an inverted index (bigram -> keys); the others score 0 and fill up."""
+        if self._postings is None:
+            postings: dict[str, list[str]] = defaultdict(list)
+            for k in self._display:
+                self._sizes[k] = len(grams := _bigrams(k))
+                for gram in grams:
+                    postings[gram].append(k)
+            self._postings = dict(postings)
+            self._by_key_desc = sorted(self._display, reverse=True)
+        postings_get = self._postings.get
         wanted = _bigrams(key)
-        scored = (
-            (2 * len(wanted & grams) / (len(wanted) + len(grams) or 1), k)
-            for k, grams in self._bigrams.items()
-        )
+        shared = Counter(chain.from_iterable(postings_get(gram, ()) for gram in wanted))
+        sizes, n = self._sizes, len(wanted)
+        scored = [(2 * count / (n + sizes[k]), k) for k, count in shared.items()]
+        if len(scored) < size:
+            missing = size - len(scored)
+            scored += islice(((0.0, k) for k in self._by_key_desc if k not in shared), missing)
         return [k for _, k in heapq.nlargest(size, scored)]
 
     def active_capability_ids(self) -> list[str]:

@@ -9,18 +9,25 @@ ticket data: every oddity ends in a finding.
 
 from __future__ import annotations
 
-import gc
 import heapq
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 
-from bmmsync.domain import Finding, Severity, Status, Ticket, TraceLink
+from bmmsync.domain import (
+    Finding,
+    LinkVia,
+    Severity,
+    Status,
+    Ticket,
+    TraceLink,
+    positional_factory,
+)
+from bmmsync.gc_pause import gc_paused
 from bmmsync.trace.index import MapIndex
 from bmmsync.trace.reasons import SEVERITY_RANK, Reason
-from bmmsync.trace.resolve import CapabilityRef, OwnRefs, Resolution, ResolutionKind, Resolver
+from bmmsync.trace.resolve import CapabilityRef, OwnRefs, ResolutionKind, Resolver, Terminal
 from bmmsync.trace.rules import MappingRules, normalise_text
 
 SCOPE_PULL_REQUEST = "pull-request"
@@ -65,7 +72,13 @@ class Verdict:
     @property
     def traced(self) -> bool:
         """In scope and no error-level finding (warnings do not break the trace)."""
-        return self.in_scope and not any(f.severity is Severity.ERROR for f in self.findings)
+        if not self.in_scope:
+            return False
+        # A plain loop: `any()` over a generator costs twice as much, on every verdict written.
+        for finding in self.findings:  # noqa: SIM110
+            if finding.severity is Severity.ERROR:
+                return False
+        return True
 
     @property
     def primary(self) -> Finding | None:
@@ -92,22 +105,25 @@ class _Problem:
         return Finding(key, self.reason, self.severity, self.detail, self.suggestion, source)
 
 
+_new_link = positional_factory(TraceLink)
+_new_finding = positional_factory(Finding)
+
+
+@dataclass(frozen=True, slots=True)
+class _Linked:
+    """What a ticket comes to once it names (or inherits) capability references, whichever
+    ticket it is: its link specs (capability, via, origin), capabilities, their chains and
+    every problem, most severe first. Shared by all tickets with the same label set or the
+    same parent-walk end, so most tickets cost a dict lookup and their own few objects."""
+
+    specs: tuple[tuple[str, LinkVia, str], ...]
+    capabilities: tuple[str, ...]
+    chains: tuple[Chain, ...]
+    problems: tuple[_Problem, ...]
+
+
 def _ticks(items: Iterable[str]) -> str:
     return ", ".join(f"`{item}`" for item in items)
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic GC while judging: a million acyclic verdicts would otherwise trigger
-    full collections over every live object again and again (about 40 % of the run time).
-    Nothing judged forms cycles, so nothing leaks; the previous state is restored."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 class Judge:
@@ -120,6 +136,8 @@ class Judge:
         self._chains: dict[str, tuple[Chain, tuple[_Problem, ...]]] = {}
         self._link_sets: dict[tuple[str, ...], tuple[tuple[Chain, ...], tuple[_Problem, ...]]] = {}
         self._unknown: dict[tuple[str, str, str, str], _Problem] = {}
+        self._own_linked: dict[OwnRefs, _Linked] = {}
+        self._inherited_linked: dict[Terminal, _Linked] = {}
         self._no_capability: dict[tuple[str, str, bool], _Problem] = {}
         self._usage: dict[tuple[str, str], dict[str, int]] = {}
         self._examples_cache: dict[tuple[str, str], tuple[list[str], bool]] = {}
@@ -246,12 +264,13 @@ class Judge:
         return result
 
     # -- resolution problems --------------------------------------------------------------
-    def unknown_problem(self, ref: CapabilityRef, holder: str, own_key: str) -> _Problem:
-        memo_key = (ref.via.value, ref.origin, ref.raw, "" if holder == own_key else holder)
+    def unknown_problem(self, ref: CapabilityRef, ancestor: str | None = None) -> _Problem:
+        """A reference that names no capability, held by the ticket itself or by `ancestor`."""
+        memo_key = (ref.via.value, ref.origin, ref.raw, ancestor or "")
         cached = self._unknown.get(memo_key)
         if cached is not None:
             return cached
-        where = "" if holder == own_key else f" (on ancestor {holder})"
+        where = f" (on ancestor {ancestor})" if ancestor else ""
         if ref.via.value == "label":
             detail = f"Label `{ref.origin}` names no capability in the map{where}."
         elif any(ch in ref.raw for ch in "{}[]()") or ref.raw.isdigit():
@@ -273,8 +292,8 @@ class Judge:
                 f"Use a capability from the map (e.g. {self.labels(some)}), "
                 f"or ask the map admins to add `{ref.raw}`."
             )
-        if holder != own_key:
-            suggestion += f" Fix it on {holder}, or label this ticket itself."
+        if ancestor:
+            suggestion += f" Fix it on {ancestor}, or label this ticket itself."
         problem = _Problem(Reason.UNKNOWN_CAPABILITY, Severity.ERROR, detail, suggestion)
         self._unknown[memo_key] = problem
         return problem
@@ -339,24 +358,53 @@ class Judge:
         self._no_capability[memo_key] = problem
         return problem
 
-    def resolution_problems(self, ticket: Ticket, resolution: Resolution) -> list[_Problem]:
-        kind = resolution.kind
-        if kind is ResolutionKind.NONE:
-            return [self.no_capability_problem(ticket, resolution.source_key)]
-        if kind is ResolutionKind.PARENT_MISSING:
-            return [self.parent_missing_problem(ticket, resolution.source_key)]
-        if kind is ResolutionKind.PARENT_CYCLE:
-            loop = " -> ".join(resolution.cycle)
+    def _linked(
+        self,
+        specs: tuple[tuple[str, LinkVia, str], ...],
+        capabilities: tuple[str, ...],
+        problems: list[_Problem],
+    ) -> _Linked:
+        chains: tuple[Chain, ...] = ()
+        if capabilities:
+            chains, chain_problems = self.chains_of(capabilities)
+            problems = [*problems, *chain_problems]
+        if len(problems) > 1:
+            problems = sorted(set(problems), key=_Problem.sort_key)
+        return _Linked(specs, capabilities, chains, tuple(problems))
+
+    def own_linked(self, own: OwnRefs) -> _Linked:
+        """What a ticket that names `own` itself comes to; memoised per `OwnRefs`."""
+        cached = self._own_linked.get(own)
+        if cached is None:
+            problems = [self.unknown_problem(ref) for ref in own.unknown]
+            cached = self._linked(own.link_specs, own.capabilities, problems)
+            self._own_linked[own] = cached
+        return cached
+
+    def inherited_linked(self, terminal: Terminal) -> _Linked:
+        """What a ticket whose parent walk ends at `terminal` (own or cycle) comes to;
+        memoised per walk end."""
+        cached = self._inherited_linked.get(terminal)
+        if cached is not None:
+            return cached
+        refs = terminal.refs
+        if terminal.kind is ResolutionKind.PARENT_CYCLE or refs is None:
+            loop = " -> ".join(terminal.cycle)
             detail = f"Parent links form a loop: {loop}."
             suggestion = (
-                f"Break the loop in the tracker, or label one of {_ticks(resolution.cycle[:-1])} "
+                f"Break the loop in the tracker, or label one of {_ticks(terminal.cycle[:-1])} "
                 "with a capability."
             )
-            return [_Problem(Reason.PARENT_CYCLE, Severity.ERROR, detail, suggestion)]
-        return [
-            self.unknown_problem(ref, resolution.source_key, ticket.key)
-            for ref in resolution.unknown
-        ]
+            cached = _Linked(
+                (), (), (), (_Problem(Reason.PARENT_CYCLE, Severity.ERROR, detail, suggestion),)
+            )
+        else:
+            origin = terminal.key
+            specs = tuple((cid, LinkVia.INHERITED, origin) for cid in refs.capabilities)
+            problems = [self.unknown_problem(ref, origin) for ref in refs.unknown]
+            cached = self._linked(specs, refs.capabilities, problems)
+        self._inherited_linked[terminal] = cached
+        return cached
 
     # -- the run --------------------------------------------------------------------------
     def judge(
@@ -371,13 +419,15 @@ class Judge:
         """
         if context is None:
             context = tickets_by_source(tickets)
-        with _gc_paused():
+        with gc_paused():
             return self._judge(tickets, context)
 
     def _judge(
         self, tickets: Sequence[Ticket], context: Mapping[str, Mapping[str, Ticket]]
     ) -> list[Verdict]:
-        """The hot loop: keep it lean (locals, memo lookups, one object per ticket)."""
+        """The hot loop: keep it lean (locals, memo lookups, one verdict, link and finding
+        per ticket). Everything that does not depend on the ticket's own key is memoised
+        per label set (`own_linked`) or per parent-walk end (`inherited_linked`)."""
         label_memo: dict[tuple[str, ...], OwnRefs] = {}
         resolvers: dict[str, Resolver] = {
             source: Resolver(self.index, self.rules, keyed, label_memo)
@@ -391,16 +441,38 @@ class Judge:
         ignored_types = rules.ignored_type_set
         inherit = rules.inherit_from_parent
         usage = self._usage = {}  # per run: suggestions quote this run's tickets only
-        chains_of = self.chains_of
-        link_sets_get = self._link_sets.get
-        none_kind = ResolutionKind.NONE
-        missing_kind = ResolutionKind.PARENT_MISSING
-        inherited_kind = ResolutionKind.INHERITED
+        own_linked_get = self._own_linked.get
+        own_linked = self.own_linked
+        inherited_linked_get = self._inherited_linked.get
+        inherited_linked = self.inherited_linked
+        new_link = _new_link
+        new_finding = _new_finding
+        own_kind = ResolutionKind.OWN
+        cycle_kind = ResolutionKind.PARENT_CYCLE
         exempt_kind = ResolutionKind.EXEMPT_ANCESTOR
+        missing_kind = ResolutionKind.PARENT_MISSING
         closed_states = CLOSED_STATES
         verdicts: list[Verdict] = []
         append = verdicts.append
-        unlinked: list[tuple[int, Ticket, str, ResolutionKind]] = []
+        unlinked: list[tuple[Verdict, Ticket, str, bool]] = []
+
+        def defer(ticket: Ticket, walked_to: str, missing: bool) -> None:
+            """No capability: the finding waits until the end, as its suggestion quotes the
+            capabilities used in the ticket's project by this run's tickets."""
+            verdict = Verdict(
+                ticket.key,
+                ticket.source,
+                ticket.project,
+                True,
+                None,
+                (),
+                (),
+                (),
+                ticket.story_points,
+            )
+            unlinked.append((verdict, ticket, walked_to, missing))
+            append(verdict)
+
         last_source = None
         resolver: Resolver | None = None
         for ticket in tickets:
@@ -435,30 +507,15 @@ class Judge:
                 )
                 continue
 
-            problems: tuple[_Problem, ...] | list[_Problem] = ()
             if own.known or own.unknown:
                 # The ticket names its own capability: the common case, no parent walk.
-                specs = own.link_specs
-                if len(specs) == 1:
-                    cid, via, origin = specs[0]
-                    links: tuple[TraceLink, ...] = (TraceLink(key, cid, via, origin),)
-                else:
-                    links = tuple([TraceLink(key, c, v, o) for c, v, o in specs])
-                capabilities = own.capabilities
-                if own.unknown:
-                    problems = [self.unknown_problem(ref, key, key) for ref in own.unknown]
-            elif not inherit or not ticket.parent_key:
-                unlinked.append((len(verdicts), ticket, key, none_kind))
-                append(
-                    Verdict(
-                        key, source, ticket.project, True, None, (), (), (), ticket.story_points
-                    )
-                )
-                continue
-            else:
-                resolution = resolver.resolve(ticket, own)
-                kind = resolution.kind
-                if kind is exempt_kind:
+                linked = own_linked_get(own) or own_linked(own)
+            elif inherit and ticket.parent_key:
+                terminal = resolver.terminal(ticket)
+                kind = terminal.kind
+                if kind is own_kind or kind is cycle_kind:
+                    linked = inherited_linked_get(terminal) or inherited_linked(terminal)
+                elif kind is exempt_kind:
                     append(
                         Verdict(
                             key,
@@ -473,21 +530,15 @@ class Judge:
                         )
                     )
                     continue
-                if kind is none_kind or kind is missing_kind:
-                    # Deferred: the suggestion quotes the project's usage, known at the end.
-                    unlinked.append((len(verdicts), ticket, resolution.source_key, kind))
-                    append(
-                        Verdict(
-                            key, source, ticket.project, True, None, (), (), (), ticket.story_points
-                        )
-                    )
+                else:
+                    defer(ticket, terminal.key, kind is missing_kind)
                     continue
-                links = resolution.links
-                capabilities = resolution.capabilities
-                if kind is not inherited_kind or resolution.unknown:
-                    problems = self.resolution_problems(ticket, resolution)
+            else:
+                defer(ticket, key, False)
+                continue
 
-            chains: tuple[Chain, ...] = ()
+            capabilities = linked.capabilities
+            links: tuple[TraceLink, ...] = ()
             if capabilities:
                 project_key = (source, ticket.project)
                 counts = usage.get(project_key)
@@ -495,15 +546,27 @@ class Judge:
                     counts = usage[project_key] = {}
                 for cid in capabilities:
                     counts[cid] = counts.get(cid, 0) + 1
-                outcome = link_sets_get(capabilities)
-                chains, chain_problems = outcome if outcome is not None else chains_of(capabilities)
-                if chain_problems:
-                    problems = [*problems, *chain_problems] if problems else chain_problems
+                specs = linked.specs
+                if len(specs) == 1:
+                    cid, via, origin = specs[0]
+                    links = (new_link(key, cid, via, origin),)
+                else:
+                    links = tuple([new_link(key, c, v, o) for c, v, o in specs])
             findings: tuple[Finding, ...] = ()
+            problems = linked.problems
             if problems:
-                if len(problems) > 1:
-                    problems = sorted(set(problems), key=_Problem.sort_key)
-                findings = tuple([p.for_ticket(key, source) for p in problems])
+                if len(problems) == 1:
+                    p = problems[0]
+                    findings = (
+                        new_finding(key, p.reason, p.severity, p.detail, p.suggestion, source),
+                    )
+                else:
+                    findings = tuple(
+                        [
+                            new_finding(key, p.reason, p.severity, p.detail, p.suggestion, source)
+                            for p in problems
+                        ]
+                    )
             append(
                 Verdict(
                     key,
@@ -512,7 +575,7 @@ class Judge:
                     True,
                     None,
                     links,
-                    chains,
+                    linked.chains,
                     findings,
                     ticket.story_points,
                 )
@@ -520,14 +583,12 @@ class Judge:
         # Usage is final now: suggestions computed from here on may be memoised.
         self._examples_cache.clear()
         self._no_capability.clear()
-        for position, ticket, walked_to, kind in unlinked:
-            if kind is missing_kind:
+        for verdict, ticket, walked_to, missing in unlinked:
+            if missing:
                 problem = self.parent_missing_problem(ticket, walked_to)
             else:
                 problem = self.no_capability_problem(ticket, walked_to)
-            verdicts[position] = replace(
-                verdicts[position], findings=(problem.for_ticket(ticket.key, ticket.source),)
-            )
+            verdict.findings = (problem.for_ticket(ticket.key, ticket.source),)
         return verdicts
 
 

@@ -32,9 +32,13 @@ class CapabilityRef:
     capability: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class OwnRefs:
-    """What a ticket names itself, without looking at its parents."""
+    """What a ticket names itself, without looking at its parents.
+
+    Compared and hashed by identity: resolvers share one per label set, and the judge
+    memoises what each comes to by it (a structural hash would cost more than the lookup).
+    """
 
     known: tuple[CapabilityRef, ...] = ()
     unknown: tuple[CapabilityRef, ...] = ()
@@ -56,9 +60,10 @@ class ResolutionKind(StrEnum):
     EXEMPT_ANCESTOR = "exempt-ancestor"
 
 
-@dataclass(frozen=True, slots=True)
-class _Terminal:
-    """Where a parent walk ended; shared by every ticket whose walk ends there."""
+@dataclass(frozen=True, slots=True, eq=False)
+class Terminal:
+    """Where a parent walk ended; shared by every ticket whose walk ends there (compared and
+    hashed by identity, so the judge can memoise per walk end)."""
 
     kind: ResolutionKind
     key: str
@@ -149,7 +154,7 @@ class Resolver:
             label_memo if label_memo is not None else {}
         )
         self._own: dict[str, OwnRefs] = {}
-        self._walk: dict[str, _Terminal] = {}
+        self._walk: dict[str, Terminal] = {}
 
     def _parse_label(self, label: str) -> tuple[bool, tuple[tuple[str, str | None], ...]]:
         """(is exempt, [(raw ref, capability id or None)]) for one label; memoised."""
@@ -238,8 +243,9 @@ class Resolver:
                         break
         return capability
 
-    def _terminal(self, ticket: Ticket) -> _Terminal:
-        """Follow parents from `ticket` until something names a capability or the walk stops."""
+    def terminal(self, ticket: Ticket) -> Terminal:
+        """Follow parents from `ticket` (itself included) until something names a capability
+        or the walk stops; memoised for every ticket walked."""
         memo = self._walk
         found = memo.get(ticket.key)
         if found is not None:
@@ -254,13 +260,13 @@ class Resolver:
             if found is not None:
                 break
             if current is None:
-                found = _Terminal(ResolutionKind.PARENT_MISSING, key)
+                found = Terminal(ResolutionKind.PARENT_MISSING, key)
                 break
             if key in position:
                 loop = path[position[key] :]
                 start = loop.index(min(loop))  # canonical: the same loop reads the same
                 loop = loop[start:] + loop[:start]
-                found = _Terminal(ResolutionKind.PARENT_CYCLE, loop[0], cycle=(*loop, loop[0]))
+                found = Terminal(ResolutionKind.PARENT_CYCLE, loop[0], cycle=(*loop, loop[0]))
                 break
             position[key] = len(path)
             path.append(key)
@@ -268,14 +274,14 @@ class Resolver:
             if refs.exempt:
                 # An exempt ancestor exempts its descendants, as exemption beats a label on
                 # the ticket itself.
-                found = _Terminal(ResolutionKind.EXEMPT_ANCESTOR, key)
+                found = Terminal(ResolutionKind.EXEMPT_ANCESTOR, key)
                 break
             if refs.names_something:
-                found = _Terminal(ResolutionKind.OWN, key, refs)
+                found = Terminal(ResolutionKind.OWN, key, refs)
                 break
             parent = current.parent_key
             if not inherit or not parent:
-                found = _Terminal(ResolutionKind.NONE, key)
+                found = Terminal(ResolutionKind.NONE, key)
                 break
             key = parent
             current = self.tickets.get(parent)
@@ -301,7 +307,7 @@ class Resolver:
         if not ticket.parent_key or not self.rules.inherit_from_parent:
             kind = ResolutionKind.EXEMPT_ANCESTOR if refs.exempt else ResolutionKind.NONE
             return Resolution(kind, (), (), key)
-        terminal = self._terminal(ticket)
+        terminal = self.terminal(ticket)
         if terminal.kind is ResolutionKind.OWN and terminal.refs is not None:
             found = terminal.refs
             origin = terminal.key

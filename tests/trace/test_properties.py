@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import replace
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bmmsync.domain import Status, Ticket
 from bmmsync.trace.index import MapIndex
-from bmmsync.trace.judge import Verdict, judge
+from bmmsync.trace.judge import Verdict, judge, tickets_by_source
 from bmmsync.trace.rules import MappingRules
 
 from .factories import TODAY, demo_model
@@ -20,6 +22,8 @@ INDEX = MapIndex(MODEL)
 CAP_LABELS = [f"cap:{c.id}" for c in MODEL.capabilities] + ["CAP: Portal", "cap:nope"]
 NOISE = ["bug", "frontend", "ux"]
 HEALTHY_LABEL = "cap:self-service-portal"
+# Capability field values (read only when the rules name the field): None leaves it unset.
+FIELD_VALUES = [None, None, "portal", {"value": "self-service-portal"}, "nope", 42]
 
 
 @st.composite
@@ -37,12 +41,14 @@ def backlogs(draw: st.DrawFn, max_size: int = 12, capability_labels: bool = True
                 st.just("GONE-1"),
             )
         )
+        field = draw(st.sampled_from(FIELD_VALUES))
         tickets.append(
             Ticket(
                 source="jira",
                 key=f"T-{i}",
                 title=f"t{i}",
                 labels=tuple(labels),
+                fields={} if field is None else {"Capability": field},
                 parent_key=parent,
                 project=draw(st.sampled_from(["A", "B"])),
                 closed=draw(st.sampled_from([False, False, False, True])),
@@ -102,6 +108,75 @@ def test_child_without_own_link_gets_its_parents_verdict(tickets: list[Ticket]) 
             assert mine.scope_reason == "exempt"
         elif theirs.in_scope:
             assert (mine.traced, mine.reasons) == (theirs.traced, theirs.reasons)
+
+
+# Suggestions that quote the capabilities used in the ticket's project by the judged tickets.
+USAGE_QUOTED = {"no-capability", "parent-missing"}
+
+
+def _comparable(verdict: Verdict) -> Verdict:
+    """`verdict` with the suggestions that quote the project's usage blanked."""
+    findings = tuple(
+        replace(f, suggestion="") if f.reason in USAGE_QUOTED else f for f in verdict.findings
+    )
+    return replace(verdict, findings=findings)
+
+
+def _generated_backlog(seed: int, n: int = 400) -> list[Ticket]:
+    """A backlog where label sets, parents and walk ends repeat (what the judge shares
+    work on), with missing parents, loops, closed tickets and capability field values."""
+    rng = random.Random(seed)
+    pool = [*CAP_LABELS, *NOISE, "no-trace"]
+    tickets = []
+    for i in range(n):
+        roll = rng.random()
+        parent = None if roll < 0.3 else "GONE-1" if roll < 0.35 else f"T-{rng.randrange(n)}"
+        labels = tuple(rng.sample(pool, rng.choice([0, 0, 1, 1, 1, 2])))
+        source = rng.choice(["jira", "jira", "github"])
+        field = rng.choice(FIELD_VALUES)
+        if i % 40 < 2:  # a loop of two that names nothing
+            parent, labels, source, field = f"T-{i ^ 1}", (), "jira", None
+        tickets.append(
+            Ticket(
+                source=source,
+                key=f"T-{i}",
+                title=f"t{i}",
+                labels=labels,
+                fields={} if field is None else {"Capability": field},
+                parent_key=parent,
+                project=rng.choice(["A", "B"]),
+                closed=rng.random() < 0.1,
+            )
+        )
+    return tickets
+
+
+@pytest.mark.parametrize(
+    "rules",
+    [
+        RULES,
+        replace(RULES, allow_multiple=True),
+        replace(RULES, inherit_from_parent=False),
+        replace(RULES, capability_field="Capability"),
+    ],
+    ids=["default", "multiple", "no-inheritance", "field"],
+)
+@pytest.mark.parametrize("seed", [0, 1])
+def test_shared_work_gives_what_each_ticket_judged_alone_gets(
+    rules: MappingRules, seed: int
+) -> None:
+    """The judge shares work between tickets (per label set, per parent-walk end, per
+    capability): each ticket judged alone, by a judge that has memoised nothing, must get
+    the same verdict (suggestions that quote the project's usage aside)."""
+    tickets = _generated_backlog(seed)
+    context = tickets_by_source(tickets)
+    together = judge(tickets, INDEX, rules, TODAY)
+    reasons = {reason for v in together for reason in v.reasons}
+    assert "unknown-capability" in reasons
+    assert ({"parent-cycle", "parent-missing"} <= reasons) is rules.inherit_from_parent
+    for ticket, verdict in zip(tickets, together, strict=True):
+        alone = judge([ticket], MapIndex(MODEL), rules, TODAY, context=context)
+        assert [_comparable(v) for v in alone] == [_comparable(verdict)]
 
 
 def _break(capability_id: str, how: str) -> MapIndex:
