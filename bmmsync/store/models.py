@@ -144,7 +144,10 @@ class SourceRow(Base):
 
 class TicketRow(Base):
     __tablename__ = "tickets"
-    __table_args__ = (Index("ix_tickets_parent", "source", "parent_key"),)
+    __table_args__ = (
+        Index("ix_tickets_parent", "source", "parent_key"),
+        Index("ix_tickets_key", "key"),
+    )
 
     source: Mapped[str] = mapped_column(String(100), primary_key=True)
     key: Mapped[str] = mapped_column(String(300), primary_key=True)

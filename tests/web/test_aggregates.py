@@ -10,7 +10,7 @@ from bmmsync.domain import Ticket
 from bmmsync.trace.index import MapIndex
 from bmmsync.trace.judge import judge
 from bmmsync.trace.rules import MappingRules
-from bmmsync.web.aggregates import ALL, compute_aggregates, week_of
+from bmmsync.web.aggregates import ALL, capability_scope, compute_aggregates, week_of
 from tests.cli.helpers import REPO
 
 TODAY = date(2026, 11, 23)
@@ -59,7 +59,8 @@ def test_closed_work_and_velocity_count_traced_items_by_week() -> None:
     assert everything["velocity"] == {
         "self-service-portal": {week_of(date(2026, 11, 10)): 1, week_of(date(2026, 11, 20)): 1}
     }
-    assert [r["key"] for r in everything["recently_closed"]["self-service-portal"]] == [
+    own = figures[capability_scope("self-service-portal")]
+    assert [r["key"] for r in own["recently_closed"]] == [
         "acme/web#2",
         "acme/web#3",
     ]
@@ -68,3 +69,7 @@ def test_closed_work_and_velocity_count_traced_items_by_week() -> None:
         "open": 1,
     }
     assert figures["project:web:acme/web"]["closed_90_days"] == everything["closed_90_days"]
+    assert [(b["kind"], b["name"], b["in_scope"]) for b in own["breakdown"]] == [
+        ("source", "web", 1),
+        ("project", "web:acme/web", 1),
+    ]
