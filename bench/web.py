@@ -112,8 +112,14 @@ def pages(rng: random.Random, keys: list[tuple[str, str]]) -> dict[str, list[str
             "/review",
             "/review?reason=unknown-capability",
             "/review?source=jira&project=P12",
-            "/review?sort=flagged_since&page=3",
+            "/review?page=3",
         ],
+        "/review (other sorts)": [
+            "/review?sort=flagged_since&page=3",
+            "/review?sort=title",
+            "/review?sort=-project",
+        ],
+        "/review?q=": [f"/review?q=item+P{rng.randrange(20):02d}-{rng.randrange(99)}"],
         "/explain": [f"/explain?{urlencode({'key': k, 'source': src})}" for src, k in keys],
         "/explain (unknown key)": [f"/explain?key=P{rng.randrange(20):02d}-X{i}" for i in range(5)],
         "/report": ["/report"],
@@ -240,12 +246,13 @@ def main() -> None:
     load_avg = Path("/proc/loadavg").read_text().split()[0]
     figures = measure(url, args.requests, args.page_seconds, args.seed, workdir)
     print(f"{args.db}, {args.tickets:,} tickets, {args.requests} requests/page, load {load_avg}")
-    print(f"{'page':24s} {'n':>4s} {'p50 ms':>8s} {'p95 ms':>8s} {'max ms':>8s} {'CPU ms':>8s}")
+    print(f"{'page':26s} {'n':>4s} {'p50 ms':>8s} {'p95 ms':>8s} {'max ms':>8s} {'CPU ms':>8s}")
     for page, f in figures.items():
         print(
-            f"{page:24s} {f['requests']:4.0f} {f['p50_ms']:8.1f} {f['p95_ms']:8.1f}"
+            f"{page:26s} {f['requests']:4.0f} {f['p50_ms']:8.1f} {f['p95_ms']:8.1f}"
             f" {f['max_ms']:8.1f} {f['cpu_ms']:8.1f}"
         )
+    print(f"1-min load average at the end {Path('/proc/loadavg').read_text().split()[0]}")
 
 
 if __name__ == "__main__":

@@ -265,6 +265,13 @@ def _rolled_up(
             {"detail": detail, "suggestion": suggestion, "tickets": n, "examples": examples}
             for (detail, suggestion), (n, examples) in ranked[:UNKNOWN_LISTED]
         ],
+        "groups": {  # what /report's tables need, without reading every scope
+            "by_source": {source: out[source_scope(source)]["overall"] for source in sources},
+            "by_project": {
+                f"{source}:{project}": out[project_scope(source, project)]["overall"]
+                for source, project in sorted(projects)
+            },
+        },
         "sources": sorted(sources),
         "projects": [
             {"source": source, "project": project} for source, project in sorted(projects)

@@ -238,6 +238,7 @@ SCHEMAS: dict[str, Any] = {
                 ]
             },
             "by_reason": {"type": "object", "additionalProperties": INT},
+            "counts_capped": {"type": "boolean"},
             "results": _listing(
                 _obj(
                     {

@@ -32,11 +32,10 @@ from bmmsync.reporting import (
 from bmmsync.store.dashboard_repo import (
     Aggregate,
     load_aggregate,
-    load_aggregates,
     load_figures_between,
     scope_names,
 )
-from bmmsync.store.map_repo import load_model
+from bmmsync.store.map_repo import load_model, map_version
 from bmmsync.store.measurement_repo import all_measurements
 from bmmsync.store.models import (
     AuditRow,
@@ -71,6 +70,10 @@ GAP_DAYS = 90
 VELOCITY_WEEKS = 13
 TICKET_REASONS = tuple(r.value for r in Reason if not r.value.startswith("map-"))
 REVIEW_SORTS = ("reason", "key", "title", "flagged_since", "project")
+COUNTED = 1000
+"""With a text or date filter, `/review` counts matches up to this many, then stops (the
+other counts come from the last check): a text filter has no index, and counting every
+match scanned all broken rows per request."""
 
 
 class NotFound(LookupError):
@@ -146,11 +149,22 @@ def _load(session: Session, scope: str) -> Aggregate | None:
     return memo[scope]
 
 
+_MAPS: dict[str, tuple[tuple[Any, ...], MapIndex]] = {}
+"""Per store URL: the map last read and its version (`map_version` and the last check)."""
+
+
 def _map(session: Session) -> MapIndex:
-    """The stored map, read once per request."""
+    """The stored map, read once per request, and decoded again only when the map tables or
+    the last check changed (decoding ~1,250 rows was most of what `/` cost)."""
     found: MapIndex | None = session.info.get("bmmsync_map")
     if found is None:
-        found = session.info["bmmsync_map"] = MapIndex(load_model(session))
+        everything = _load(session, ALL)
+        version = (everything.computed_at if everything else None, *map_version(session))
+        url = session.connection().engine.url.render_as_string()
+        cached = _MAPS.get(url)
+        if cached is None or cached[0] != version:
+            cached = _MAPS[url] = (version, MapIndex(load_model(session)))
+        found = session.info["bmmsync_map"] = cached[1]
     return found
 
 
@@ -496,8 +510,13 @@ def review_page(session: Session, ctx: Context, query: Query) -> dict[str, Any]:
     descending = bool(sort and sort.startswith("-"))
     order = [c.desc() if descending else c.asc() for c in columns[name]]
     ordered = base.order_by(*order, VerdictRow.source, VerdictRow.key)
-    total = None if counts is None else sum(n for _, n in counts)
-    listed = _page(session, ordered, page, ctx.page_size, total)
+    capped = False
+    if counts is None:  # matches are counted by reason up to a bound (no index for text)
+        matching = base.with_only_columns(VerdictRow.reason).limit(COUNTED + 1).subquery()
+        grouped = select(matching.c.reason, func.count()).group_by(matching.c.reason)
+        counts = [(r, n) for r, n in session.execute(grouped)]
+        capped = sum(n for _, n in counts) > COUNTED
+    listed = _page(session, ordered, page, ctx.page_size, sum(n for _, n in counts))
     for item in listed["items"]:
         since_at = item.pop("flagged_at")
         cleared = item.pop("cleared_at")
@@ -505,14 +524,6 @@ def review_page(session: Session, ctx: Context, query: Query) -> dict[str, Any]:
         item["flagged_since"] = active.isoformat() if active else None
         item["age_days"] = (ctx.now - active).days if active else None
         item["explain"] = explain_href(item["key"], item["source"])
-    if counts is None:
-        matching = base.subquery()
-        counts = [
-            (r, n)
-            for r, n in session.execute(
-                select(matching.c.reason, func.count()).group_by(matching.c.reason)
-            )
-        ]
     return {
         "filters": {
             "source": source,
@@ -525,6 +536,7 @@ def review_page(session: Session, ctx: Context, query: Query) -> dict[str, Any]:
         }
         | _filters(session),
         "by_reason": {r: n for r, n in sorted(counts)},
+        "counts_capped": capped,
         "results": listed,
     }
 
@@ -589,13 +601,7 @@ def current_figures(session: Session, ctx: Context, everything: Aggregate) -> di
     one `bmmsync report` uses) reads them; goals and coverage come from the map."""
     index = _map(session)
     by_cap = everything.figures.get("by_capability", {})
-    groups = {
-        f"by_{kind}": {
-            name.split(":", 1)[1]: agg.figures["overall"]
-            for name, agg in load_aggregates(session, f"{kind}:").items()
-        }
-        for kind in ("source", "project")
-    }
+    groups = everything.figures["groups"]
     worked = [cid for cid, t in by_cap.items() if t["in_scope"]]
     return {
         "today": ctx.today.isoformat(),
