@@ -94,6 +94,12 @@ EMPTY_HINT = (
 )
 
 
+STALE_HINT = (
+    "The stored figures come from a check by an older bmmsync. Run `bmmsync check` (a "
+    "service run does it too), then reload this page."
+)
+
+
 @dataclass(frozen=True)
 class Context:
     """What every page needs besides the session: the rules, the page size and the clock."""
@@ -601,7 +607,9 @@ def current_figures(session: Session, ctx: Context, everything: Aggregate) -> di
     one `bmmsync report` uses) reads them; goals and coverage come from the map."""
     index = _map(session)
     by_cap = everything.figures.get("by_capability", {})
-    groups = everything.figures["groups"]
+    groups = everything.figures.get("groups")
+    if groups is None:  # figures stored by a check of an older bmmsync
+        raise EmptyStore(STALE_HINT)
     worked = [cid for cid, t in by_cap.items() if t["in_scope"]]
     return {
         "today": ctx.today.isoformat(),
