@@ -4,13 +4,20 @@
 and `n_tickets` tickets, about 30 % of them with parents and about 5 % for each broken reason
 (no-capability, unknown, ambiguous, retired capability, capability without decision,
 decision without motivator, retired motivator, review overdue, parent missing, parent cycle).
-Deterministic for a given seed.
+Deterministic for a given seed. `load_store` bulk-loads a map and tickets into a store, the
+one loader the store benchmarks share.
 """
 
 from __future__ import annotations
 
+import gc
 import random
-from datetime import date, datetime, timedelta
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import Table
 
 from bmmsync.domain import (
     Assessment,
@@ -22,6 +29,10 @@ from bmmsync.domain import (
     Target,
     Ticket,
 )
+from bmmsync.store.database import Store
+from bmmsync.store.map_repo import sync_model
+from bmmsync.store.models import TicketRow
+from bmmsync.store.ticket_repo import ticket_row
 
 TODAY = date(2026, 6, 1)
 REASONS = (
@@ -159,3 +170,68 @@ def _ticket(
         story_points=float(rng.choice((1, 2, 3, 5, 8))) if rng.random() < 0.7 else None,
         created=created,
     )
+
+
+LOAD_BATCH = 50_000
+
+
+def load_store(url: str, model: Model, tickets: Sequence[Ticket], now: datetime) -> None:
+    """The map (as `bmmsync model sync` stores it) and `tickets`, in one transaction, through
+    the driver: `executemany` on SQLite, `COPY` on PostgreSQL (an ORM or Core insert of a
+    million rows spends most of its time per row in Python, and on PostgreSQL in round trips).
+    Values go through each column's own bind processing, so the rows read back as the store
+    wrote them. Naive `created` stamps (from `build`) are taken as UTC."""
+    table = cast(Table, TicketRow.__table__)
+    columns = list(table.columns)
+    names = ", ".join(c.name for c in columns)
+    store = Store.open(url, auto_upgrade=True)
+    was_enabled = gc.isenabled()
+    gc.disable()  # a million acyclic rows: collections would only cost time
+    try:
+        with store.session() as session:
+            sync_model(session, model, now)
+            connection = session.connection()
+            dialect = connection.dialect
+            convert = [c.type.dialect_impl(dialect).bind_processor(dialect) for c in columns]
+
+            def rows(start: int) -> list[tuple[Any, ...]]:
+                out = []
+                for ticket in tickets[start : start + LOAD_BATCH]:
+                    if ticket.created is not None and ticket.created.tzinfo is None:
+                        ticket = _utc_created(ticket)
+                    values = ticket_row(ticket, now)
+                    out.append(
+                        tuple(
+                            f(values[c.name]) if f else values[c.name]
+                            for c, f in zip(columns, convert, strict=True)
+                        )
+                    )
+                return out
+
+            raw: Any = connection.connection.driver_connection
+            if dialect.name == "postgresql":
+                with raw.cursor() as cursor:
+                    with cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
+                        for start in range(0, len(tickets), LOAD_BATCH):
+                            for row in rows(start):
+                                copy.write_row(row)
+                    cursor.execute(f"ANALYZE {table.name}")
+            else:
+                marks = ", ".join("?" for _ in columns)
+                cursor = raw.cursor()
+                try:
+                    for start in range(0, len(tickets), LOAD_BATCH):
+                        cursor.executemany(
+                            f"INSERT INTO {table.name} ({names}) VALUES ({marks})", rows(start)
+                        )
+                finally:
+                    cursor.close()
+    finally:
+        if was_enabled:
+            gc.enable()
+        store.close()
+
+
+def _utc_created(ticket: Ticket) -> Ticket:
+    assert ticket.created is not None
+    return replace(ticket, created=ticket.created.replace(tzinfo=UTC))

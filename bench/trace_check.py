@@ -28,16 +28,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from sqlalchemy import create_engine, insert, text
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
-from synthetic import TODAY, build
+from synthetic import TODAY, build, load_store
 
 from bmmsync.checking import judge_store, recheck, record_verdicts
 from bmmsync.domain import Ticket
 from bmmsync.store.database import Store
-from bmmsync.store.map_repo import sync_model
-from bmmsync.store.models import TicketRow
-from bmmsync.store.ticket_repo import ticket_row, tickets_by_id, upsert_tickets
+from bmmsync.store.ticket_repo import tickets_by_id, upsert_tickets
 from bmmsync.trace.rules import MappingRules
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -54,19 +52,9 @@ def cpu_s() -> float:
 
 def load(url: str, n_tickets: int, seed: int) -> dict[str, Any]:
     started = time.perf_counter()
-    gc.disable()  # a million acyclic tickets: collections would only cost time
     model, tickets = build(n_tickets, seed)
     built = time.perf_counter()
-    store = Store.open(url, auto_upgrade=True)
-    with store.session() as session:
-        sync_model(session, model, NOW)
-        for start in range(0, len(tickets), 50_000):
-            rows = [ticket_row(t, NOW) for t in tickets[start : start + 50_000]]
-            for row in rows:  # synthetic.py builds naive stamps; the store takes UTC only
-                if row["created"] is not None and row["created"].tzinfo is None:
-                    row["created"] = row["created"].replace(tzinfo=UTC)
-            session.execute(insert(TicketRow), rows)
-    store.close()
+    load_store(url, model, tickets, NOW)
     return {
         "generate_s": built - started,
         "load_s": time.perf_counter() - built,

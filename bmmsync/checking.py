@@ -38,7 +38,7 @@ from bmmsync.trace.index import MapIndex
 from bmmsync.trace.judge import Verdict, judge, tickets_by_source
 from bmmsync.trace.metrics import compute_metrics
 from bmmsync.trace.rules import MappingRules
-from bmmsync.web.aggregates import compute_aggregates
+from bmmsync.web.aggregates import compute_aggregates, delivered_by_day
 
 TicketId = tuple[str, str]
 """(source, key): what identifies a ticket across trackers."""
@@ -71,18 +71,33 @@ def judge_store(session: Session, rules: MappingRules, today: date) -> Judgement
     return Judgement(model, index, tickets, judge(tickets, index, rules, today), rules)
 
 
-def check_store(session: Session, rules: MappingRules, today: date, now: datetime) -> Judgement:
+def check_store(
+    session: Session,
+    rules: MappingRules,
+    today: date,
+    now: datetime,
+    size: SizeRule | None = None,
+) -> Judgement:
     """A full check: judge every stored ticket and replace the stored verdicts and links, and
-    the dashboard's figures. What `bmmsync check` and each service run do."""
+    the dashboard's figures. What `bmmsync check` and each service run do. `size` is the
+    configured size rule, for the delivered work the dashboard reads per unit."""
     judgement = judge_store(session, rules, today)
     record_verdicts(session, judgement.verdicts, now, replace_all=True)
-    cutoff = today - timedelta(days=DELIVERY_DAYS)
-    recent = [t for t in judgement.tickets if t.closed_at and t.closed_at.date() >= cutoff]
-    delivered = [(v, t) for t, v in judged_as_open(judgement, recent, today)]
-    replace_aggregates(
-        session, compute_aggregates(judgement.verdicts, judgement.tickets, delivered), now
-    )
+    replace_aggregates(session, dashboard_figures(judgement, today, size or SizeRule()), now)
     return judgement
+
+
+def dashboard_figures(judgement: Judgement, today: date, size: SizeRule) -> dict[str, Any]:
+    """The dashboard's per-scope figures, and the work closed on each of the last
+    `REPORT_DAYS` days (judged as if open, as `bmmsync report` counts it), so that no page
+    judges tickets per request."""
+    first = today - timedelta(days=REPORT_DAYS - 1)
+    cutoff = today - timedelta(days=DELIVERY_DAYS)
+    closed = [t for t in judgement.tickets if t.closed_at and t.closed_at.date() >= first]
+    judged = judged_as_open(judgement, closed, today)
+    recent = [(v, t) for t, v in judged if t.closed_at and t.closed_at.date() >= cutoff]
+    figures = compute_aggregates(judgement.verdicts, judgement.tickets, recent)
+    return figures | delivered_by_day(delivered_item(t, v, size) for t, v in judged)
 
 
 _VERDICT_COLUMNS = ("source", "key", "in_scope", "scope_reason", "traced", "reason", "problem_id",
@@ -447,17 +462,17 @@ def delivered_work(
     rules otherwise, parents from every stored ticket); pull requests, exempt tickets and
     ignored types are not delivered work. A ticket counts once, at its last closing."""
     closed = [t for t in judgement.tickets if t.closed_at is not None and t.closed_at in period]
-    out = []
-    for ticket, verdict in judged_as_open(judgement, closed, today):
-        assert ticket.closed_at is not None
-        unit, amount = work_of(ticket, size)
-        capabilities = (
-            tuple(dict.fromkeys(c.capability for c in verdict.chain)) if verdict.traced else ()
-        )
-        out.append(
-            Delivered(ticket.source, ticket.key, ticket.closed_at, unit, amount, capabilities)
-        )
-    return out
+    return [delivered_item(t, v, size) for t, v in judged_as_open(judgement, closed, today)]
+
+
+def delivered_item(ticket: Ticket, verdict: Verdict, size: SizeRule) -> Delivered:
+    """A closed ticket's work and, when traced, the capabilities its trace reaches."""
+    assert ticket.closed_at is not None
+    unit, amount = work_of(ticket, size)
+    capabilities = (
+        tuple(dict.fromkeys(c.capability for c in verdict.chain)) if verdict.traced else ()
+    )
+    return Delivered(ticket.source, ticket.key, ticket.closed_at, unit, amount, capabilities)
 
 
 def judged_as_open(
@@ -476,3 +491,6 @@ def judged_as_open(
 
 DELIVERY_DAYS = 90
 """The dashboard shows work closed in the last 90 days and its weekly velocity."""
+
+REPORT_DAYS = 366
+"""The longest window of `/report`: each check stores the work closed per day this far back."""

@@ -8,14 +8,21 @@ just the same keys read from older dicts.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
-from bmmsync.checking import Judgement, delivered_work, judge_store
+from bmmsync.checking import (
+    Judgement,
+    _keep_stored_suggestions,
+    _with_ancestors,
+    delivered_work,
+    judge_store,
+)
 from bmmsync.domain import Finding, Measurement, Model
 from bmmsync.errors import BmmsyncError
 from bmmsync.outcomes.effort import Delivered, GoalMap, SizeRule, effort_by_goal
@@ -27,7 +34,7 @@ from bmmsync.store.map_repo import load_model
 from bmmsync.store.measurement_repo import all_measurements
 from bmmsync.store.models import TicketRow
 from bmmsync.store.snapshot_repo import Snapshot, snapshots_since
-from bmmsync.store.ticket_repo import get_tickets, iter_tickets
+from bmmsync.store.ticket_repo import get_tickets, tickets_by_id
 from bmmsync.trace.explain import Explanation, explain
 from bmmsync.trace.index import MapIndex
 from bmmsync.trace.map_findings import map_findings
@@ -44,9 +51,11 @@ class UnknownTicketError(BmmsyncError):
 def explain_stored(
     session: Session, rules: MappingRules, today: date, key: str, source: str | None = None
 ) -> Explanation:
-    """Explain a stored ticket. Reads only its source's tickets (its project's usage shapes
-    the suggestions, its ancestors the inheritance). Raises `UnknownTicketError` with the
-    closest stored keys when `key` is unknown, or names the sources when it is ambiguous."""
+    """Explain a stored ticket. Judges only the ticket and its stored ancestors (all its
+    verdict depends on), so the cost does not grow with the store; suggestions that quote a
+    project's usage come from the last check's stored problem, as `checking.recheck` keeps
+    them. Raises `UnknownTicketError` with the closest stored keys when `key` is unknown, or
+    names the sources when it is ambiguous."""
     sources = sorted({t.source for t in get_tickets(session, [key])})
     if source is not None:
         sources = [s for s in sources if s == source]
@@ -56,22 +65,62 @@ def explain_stored(
         )
     found = None
     if sources:
-        tickets = list(iter_tickets(session, source=sources[0]))
-        found = explain(key, tickets, MapIndex(load_model(session)), rules, today, sources[0])
+        chain = _with_ancestors(session, tickets_by_id(session, [(sources[0], key)]))
+        found = explain(key, chain, MapIndex(load_model(session)), rules, today, sources[0])
     if found is None:
         where = f" in source {source!r}" if source else ""
         close = closest_keys(session, key, source)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise UnknownTicketError(f"no stored ticket {key}{where}{hint}")
-    return found
+    verdicts = [found.verdict]
+    _keep_stored_suggestions(session, verdicts)
+    return replace(found, verdict=verdicts[0], findings=verdicts[0].findings)
+
+
+_PROJECT_PREFIX = re.compile(r"^(.*[^0-9A-Za-z])")
+"""What keys of one project share: `PLAT-`, `acme/web#`."""
+
+NEIGHBOURS = 50
+"""Keys read on each side of an unknown key, per spelling of its case."""
+
+
+def _typos(key: str) -> set[str]:
+    """`key` with one character dropped or two neighbours swapped: slips the key index can
+    look up exactly, where the neighbours in key order would miss them (`P1-9` for `P1-99`)."""
+    dropped = {key[:i] + key[i + 1 :] for i in range(len(key))}
+    swapped = {key[:i] + key[i + 1] + key[i] + key[i + 2 :] for i in range(len(key) - 1)}
+    return (dropped | swapped) - {""}
+
+
+def _after(prefix: str) -> str:
+    """The first string after every string that starts with `prefix` (binary order)."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
 def closest_keys(session: Session, key: str, source: str | None, limit: int = 3) -> list[str]:
-    """Stored keys (not gone) that look like `key`: a different case first, then spelling."""
-    query = select(TicketRow.key).where(TicketRow.gone_at.is_(None))
+    """Stored keys (not gone) that look like `key`: a different case first, then spelling.
+    Only keys near `key` are read, through the key index: those of the same project prefix
+    next to it in key order, and its one-slip spellings, each in the key's case, upper and
+    lower case; never every stored key."""
+    match = _PROJECT_PREFIX.match(key)
+    size = len(match.group(1)) if match else 0
+    where: list[ColumnElement[bool]] = [TicketRow.gone_at.is_(None)]
     if source is not None:
-        query = query.where(TicketRow.source == source)
-    keys = sorted(set(session.scalars(query)))
+        where.append(TicketRow.source == source)
+    candidates: set[str] = set()
+    spellings = list(dict.fromkeys((key, key.upper(), key.lower())))
+    for spelling in spellings:
+        prefix = spelling[:size]
+        bounds = [TicketRow.key >= prefix, TicketRow.key < _after(prefix)] if prefix else []
+        above = select(TicketRow.key).where(*where, *bounds, TicketRow.key >= spelling)
+        below = select(TicketRow.key).where(*where, *bounds, TicketRow.key < spelling)
+        candidates.update(session.scalars(above.order_by(TicketRow.key).limit(NEIGHBOURS)))
+        below = below.order_by(TicketRow.key.desc()).limit(NEIGHBOURS)
+        candidates.update(session.scalars(below))
+    slips = sorted(set().union(*(_typos(s) for s in spellings)))
+    exact = select(TicketRow.key).where(*where, TicketRow.key.in_(slips))
+    candidates.update(session.scalars(exact))
+    keys = sorted(candidates)
     same_case = [k for k in keys if k.lower() == key.lower()]
     spelled = difflib.get_close_matches(key, keys, n=limit, cutoff=0.6)
     return list(dict.fromkeys(same_case + spelled))[:limit]

@@ -95,7 +95,9 @@ def check(
     as_of = as_of_date(today)
     now = datetime.now(UTC)
     with app.store().session() as session:
-        judgement = check_store(session, config.mapping.to_rules(), as_of, now)
+        judgement = check_store(
+            session, config.mapping.to_rules(), as_of, now, config.outcomes.size_rule()
+        )
         if today is None:
             store_snapshot(session, judgement, now)
     summary = summarise(judgement)

@@ -113,14 +113,20 @@ class GoalMap:
     def split(self, item: Delivered) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
         """(capability, decision, motivator) -> part of the item's amount; untraced work is
         one bucket at every level."""
-        if not item.traced:
-            bucket = {UNTRACED: item.amount}
+        return self.split_amount(item.amount, item.capabilities)
+
+    def split_amount(
+        self, amount: float, capabilities: tuple[str, ...]
+    ) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
+        """`split` of `amount` of work traced to `capabilities` (none: untraced)."""
+        if not capabilities:
+            bucket = {UNTRACED: amount}
             return bucket, dict(bucket), dict(bucket)
         caps: dict[str, float] = defaultdict(float)
         decs: dict[str, float] = defaultdict(float)
         mots: dict[str, float] = defaultdict(float)
-        share = item.amount / len(item.capabilities)
-        for cid in item.capabilities:
+        share = amount / len(capabilities)
+        for cid in capabilities:
             caps[cid] += share
             dids = self.decisions_of.get(cid, ())
             if not dids:
@@ -153,7 +159,29 @@ class UnitEffort:
         self.total += item.amount
         if not item.traced:
             self.untraced += item.amount
-        caps, decs, mots = goals.split(item)
+        self._add_parts(*goals.split(item))
+
+    def add_sums(
+        self,
+        tickets: int,
+        untraced: float | None,
+        by_capability: Mapping[str, float],
+        goals: GoalMap,
+    ) -> None:
+        """Add work already summed per capability (each item's amount split evenly between
+        its capabilities) and untraced (None: no untraced item), as the dashboard stores it
+        per day: splitting is linear, so the split of the sums is the sum of the splits."""
+        self.tickets += tickets
+        self.total += (untraced or 0.0) + sum(by_capability.values())
+        if untraced is not None:
+            self.untraced += untraced
+            self._add_parts(*goals.split_amount(untraced, ()))
+        for cid, amount in by_capability.items():
+            self._add_parts(*goals.split_amount(amount, (cid,)))
+
+    def _add_parts(
+        self, caps: dict[str, float], decs: dict[str, float], mots: dict[str, float]
+    ) -> None:
         for target, parts in (
             (self.by_capability, caps),
             (self.by_decision, decs),

@@ -208,7 +208,8 @@ def _run_under(
         if stop is None or not stop.is_set():
             now = _now()
             with store.session() as session:
-                judgement = check_store(session, config.mapping.to_rules(), now.date(), now)
+                rules, size = config.mapping.to_rules(), config.outcomes.size_rule()
+                judgement = check_store(session, rules, now.date(), now, size)
             report.check = summarise(judgement)
             if apply_writes is not None and (stop is None or not stop.is_set()):
                 apply_writes(config, store, report, judgement, lease)

@@ -58,3 +58,14 @@ def scope_names(session: Session, prefix: str) -> list[str]:
         DashboardAggregateRow.scope.startswith(prefix, autoescape=True)
     )
     return sorted(session.scalars(query))
+
+
+def load_figures_between(session: Session, first: str, last: str) -> list[dict[str, Any]]:
+    """The figures of the scopes named `first` to `last` (inclusive), in name order: a
+    window of dated scopes through the primary key."""
+    query = (
+        select(DashboardAggregateRow.figures)
+        .where(DashboardAggregateRow.scope >= first, DashboardAggregateRow.scope <= last)
+        .order_by(DashboardAggregateRow.scope)
+    )
+    return list(session.scalars(query))

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
 from bmmsync.domain import (
@@ -251,3 +251,26 @@ def load_model(session: Session, *, include_retired: bool = True) -> Model:
         actions=actions,
         resources=resources,
     )
+
+
+def map_version(session: Session) -> tuple[Any, ...]:
+    """A few aggregates of the map tables, in one query, that change when `sync_model`
+    changes the map: each table's size, and the newest change stamp where rows keep one. A
+    cache of `load_model` keyed on it (and on the last check) skips decoding the map per
+    request; an edit it cannot see (a resource's actions, an assessment's wording at the same
+    value) shows once the next check runs."""
+    parts: list[Any] = []
+    for table in (MotivatorRow, DecisionRow, CapabilityRow):
+        parts += [select(func.count()).select_from(table), select(func.max(table.changed_at))]
+    for listed in (ActionRow, ResourceRow):
+        parts += [
+            select(func.count()).select_from(listed),
+            select(func.count()).select_from(listed).where(listed.status == Status.ACTIVE.value),
+        ]
+    parts += [
+        select(func.count()).select_from(AssessmentRow),
+        select(func.max(AssessmentRow.date)),
+        select(func.sum(AssessmentRow.value)),
+    ]
+    row = session.execute(select(*(part.scalar_subquery() for part in parts))).one()
+    return tuple(row)

@@ -144,7 +144,10 @@ class SourceRow(Base):
 
 class TicketRow(Base):
     __tablename__ = "tickets"
-    __table_args__ = (Index("ix_tickets_parent", "source", "parent_key"),)
+    __table_args__ = (
+        Index("ix_tickets_parent", "source", "parent_key"),
+        Index("ix_tickets_key", "key"),
+    )
 
     source: Mapped[str] = mapped_column(String(100), primary_key=True)
     key: Mapped[str] = mapped_column(String(300), primary_key=True)
@@ -200,7 +203,11 @@ class VerdictRow(Base):
     a backlog, so the full check writes only the exceptions (`bmmsync.store.verdict_repo`)."""
 
     __tablename__ = "verdicts"
-    __table_args__ = (Index("ix_verdicts_reason", "reason"),)
+    __table_args__ = (
+        Index("ix_verdicts_reason", "reason"),
+        # /review's broken rows in its default order, one page at a time (no sort of them all)
+        Index("ix_verdicts_review", "in_scope", "traced", "reason", "source", "key"),
+    )
 
     source: Mapped[str] = mapped_column(String(100), primary_key=True)
     key: Mapped[str] = mapped_column(String(300), primary_key=True)

@@ -11,16 +11,21 @@ summed into the wider ones, so the cost is linear and small next to the judging 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from bmmsync.domain import Ticket
+from bmmsync.outcomes.effort import Delivered, GoalMap, Unit, UnitEffort
 from bmmsync.trace.judge import Verdict
 from bmmsync.trace.reasons import Reason
 
 ALL = "all"
+FLAGGED_EXAMPLES = "flagged-examples"
+"""A few flagged items per capability, for the strategy map's work level."""
+DELIVERED = "delivered:"
+"""Scopes `delivered:YYYY-MM-DD`: the work closed that UTC day, per unit."""
 UNKNOWN_EXAMPLES = 5
 UNKNOWN_LISTED = 50
 CLOSED_LISTED = 20
@@ -35,6 +40,10 @@ def _item(ticket: Ticket) -> dict[str, Any]:
         "title": ticket.title,
         "project": ticket.project,
     }
+
+
+def capability_scope(cid: str) -> str:
+    return f"capability:{cid}"
 
 
 def source_scope(source: str) -> str:
@@ -209,8 +218,32 @@ def compute_aggregates(
             )
             del items[:-CLOSED_LISTED]
     out = _rolled_up(projects, unknown)
-    out[ALL]["recently_closed"] = {cid: items[::-1] for cid, items in sorted(recent.items())}
-    out[ALL]["flagged_examples"] = dict(sorted(flagged.items()))
+    out[FLAGGED_EXAMPLES] = dict(sorted(flagged.items()))
+    return out | _per_capability(out, recent)
+
+
+def _per_capability(
+    scopes: dict[str, dict[str, Any]], recent: dict[str, list[dict[str, Any]]]
+) -> dict[str, dict[str, Any]]:
+    """What only a capability's page reads, in a scope of its own (`capability:ID`): its
+    tally per source and project, and its most recently closed items. Kept out of `all`,
+    which every page reads."""
+    out: dict[str, dict[str, Any]] = {}
+
+    def scope_of(cid: str) -> dict[str, Any]:
+        found = out.get(capability_scope(cid))
+        if found is None:
+            found = out[capability_scope(cid)] = {"breakdown": [], "recently_closed": []}
+        return found
+
+    for prefix, kind in (("source:", "source"), ("project:", "project")):
+        for name in sorted(n for n in scopes if n.startswith(prefix)):
+            for cid, tally in scopes[name]["by_capability"].items():
+                scope_of(cid)["breakdown"].append(
+                    {"kind": kind, "name": name.split(":", 1)[1]} | tally
+                )
+    for cid, items in recent.items():
+        scope_of(cid)["recently_closed"] = items[::-1]
     return out
 
 
@@ -232,9 +265,67 @@ def _rolled_up(
             {"detail": detail, "suggestion": suggestion, "tickets": n, "examples": examples}
             for (detail, suggestion), (n, examples) in ranked[:UNKNOWN_LISTED]
         ],
+        "groups": {  # what /report's tables need, without reading every scope
+            "by_source": {source: out[source_scope(source)]["overall"] for source in sources},
+            "by_project": {
+                f"{source}:{project}": out[project_scope(source, project)]["overall"]
+                for source, project in sorted(projects)
+            },
+        },
         "sources": sorted(sources),
         "projects": [
             {"source": source, "project": project} for source, project in sorted(projects)
         ],
     }
     return out
+
+
+def delivered_scope(day: date) -> str:
+    return DELIVERED + day.isoformat()
+
+
+def delivered_by_day(items: Iterable[Delivered]) -> dict[str, dict[str, Any]]:
+    """Delivered work summed per closing day (UTC) and unit: tickets, total, untraced (absent
+    when no item was) and the amount per capability, each item split evenly between its
+    capabilities, as effort by goal splits it. Summing a window's days and splitting the
+    sums (`effort_of_days`) gives effort by goal without the tickets."""
+    days: dict[str, dict[str, Any]] = {}
+    for item in items:
+        day = days.setdefault(delivered_scope(item.closed_at.date()), {})
+        bucket = day.get(item.unit.value)
+        if bucket is None:
+            bucket = day[item.unit.value] = {"tickets": 0, "by_capability": {}}
+        bucket["tickets"] += 1
+        if not item.capabilities:
+            bucket["untraced"] = bucket.get("untraced", 0.0) + item.amount
+            continue
+        share = item.amount / len(item.capabilities)
+        by_capability = bucket["by_capability"]
+        for cid in item.capabilities:
+            by_capability[cid] = by_capability.get(cid, 0.0) + share
+    return days
+
+
+def effort_of_days(days: Iterable[dict[str, Any]], goals: GoalMap) -> list[dict[str, Any]]:
+    """Effort by goal per unit (`UnitEffort.as_dict`, units in their order) of the stored
+    days' delivered work (`delivered_by_day`): summed per capability first, then split."""
+    sums: dict[str, tuple[list[Any], dict[str, float]]] = {}
+    for day in days:
+        for unit_name, bucket in day.items():
+            found = sums.get(unit_name)
+            if found is None:
+                found = sums[unit_name] = ([0, None], {})
+            counts, by_capability = found
+            counts[0] += bucket["tickets"]
+            if "untraced" in bucket:
+                counts[1] = (counts[1] or 0.0) + bucket["untraced"]
+            for cid, amount in bucket["by_capability"].items():
+                by_capability[cid] = by_capability.get(cid, 0.0) + amount
+    efforts = []
+    for unit in Unit:
+        if unit.value in sums:
+            (tickets, untraced), by_capability = sums[unit.value]
+            effort = UnitEffort(unit)
+            effort.add_sums(tickets, untraced, by_capability, goals)
+            efforts.append(effort.as_dict())
+    return efforts

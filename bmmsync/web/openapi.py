@@ -238,6 +238,7 @@ SCHEMAS: dict[str, Any] = {
                 ]
             },
             "by_reason": {"type": "object", "additionalProperties": INT},
+            "counts_capped": {"type": "boolean"},
             "results": _listing(
                 _obj(
                     {
@@ -380,7 +381,9 @@ PARAMS = {
     "sort": _param("sort", "reason, key, title, flagged_since or project; a leading - reverses."),
     "key": _param("key", "The ticket key: owner/repo#N or KEY-N (required)."),
     "days": _param(
-        "days", "Window of snapshots, in days (default 90).", {"type": "integer", "minimum": 1}
+        "days",
+        "Window of snapshots and of delivered work, in days (default 90, at most 366).",
+        {"type": "integer", "minimum": 1, "maximum": 366},
     ),
 }
 

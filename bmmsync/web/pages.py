@@ -2,25 +2,25 @@
 both render, so a page and its JSON cannot disagree.
 
 Every builder reads a few rows: the map, the figures the last full check stored per scope
-(`dashboard_aggregates`), and one page of a long list through an index. None judges tickets,
-except `/explain` (one source), the review downloads (the same records as `bmmsync review`),
-and the delivered work on `/report` and `/capabilities/{id}` (the same as `bmmsync report`).
+(`dashboard_aggregates`, including the work delivered per day), and one page of a long list
+through an index. None judges tickets, except `/explain` (one ticket and its ancestors) and
+the review downloads (the same records as `bmmsync review`).
 """
 
 from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from bmmsync.checking import delivered_work, judge_store
+from bmmsync.checking import REPORT_DAYS
 from bmmsync.domain import Status
-from bmmsync.outcomes.effort import SizeRule
+from bmmsync.outcomes.effort import GoalMap, SizeRule
 from bmmsync.outcomes.period import Period
 from bmmsync.reporting import (
     UnknownTicketError,
@@ -32,10 +32,10 @@ from bmmsync.reporting import (
 from bmmsync.store.dashboard_repo import (
     Aggregate,
     load_aggregate,
-    load_aggregates,
+    load_figures_between,
     scope_names,
 )
-from bmmsync.store.map_repo import load_model
+from bmmsync.store.map_repo import load_model, map_version
 from bmmsync.store.measurement_repo import all_measurements
 from bmmsync.store.models import (
     AuditRow,
@@ -54,13 +54,26 @@ from bmmsync.trace.map_findings import map_findings
 from bmmsync.trace.metrics import coverage_figures, goal_figures
 from bmmsync.trace.reasons import Reason
 from bmmsync.trace.rules import MappingRules
-from bmmsync.web.aggregates import ALL, project_scope, source_scope, week_of
+from bmmsync.web.aggregates import (
+    ALL,
+    FLAGGED_EXAMPLES,
+    capability_scope,
+    delivered_scope,
+    effort_of_days,
+    project_scope,
+    source_scope,
+    week_of,
+)
 from bmmsync.web.params import BadParameter, Query
 
 GAP_DAYS = 90
 VELOCITY_WEEKS = 13
 TICKET_REASONS = tuple(r.value for r in Reason if not r.value.startswith("map-"))
 REVIEW_SORTS = ("reason", "key", "title", "flagged_since", "project")
+COUNTED = 1000
+"""With a text or date filter, `/review` counts matches up to this many, then stops (the
+other counts come from the last check): a text filter has no index, and counting every
+match scanned all broken rows per request."""
 
 
 class NotFound(LookupError):
@@ -78,6 +91,12 @@ class EmptyStore(LookupError):
 EMPTY_HINT = (
     "The store holds no checked tickets yet. Run `bmmsync run --once` (or `bmmsync sync` "
     "then `bmmsync check`), then reload this page."
+)
+
+
+STALE_HINT = (
+    "The stored figures come from a check by an older bmmsync. Run `bmmsync check` (a "
+    "service run does it too), then reload this page."
 )
 
 
@@ -127,17 +146,45 @@ def _scope(session: Session, source: str | None, project: str | None) -> str:
     return matches[0] if matches else project_scope("", project)
 
 
+def _load(session: Session, scope: str) -> Aggregate | None:
+    """A scope's figures, read once per request (a page asks for `all` several times, and
+    decoding it is most of what a page costs)."""
+    memo: dict[str, Aggregate | None] = session.info.setdefault("bmmsync_aggregates", {})
+    if scope not in memo:
+        memo[scope] = load_aggregate(session, scope)
+    return memo[scope]
+
+
+_MAPS: dict[str, tuple[tuple[Any, ...], MapIndex]] = {}
+"""Per store URL: the map last read and its version (`map_version` and the last check)."""
+
+
+def _map(session: Session) -> MapIndex:
+    """The stored map, read once per request, and decoded again only when the map tables or
+    the last check changed (decoding ~1,250 rows was most of what `/` cost)."""
+    found: MapIndex | None = session.info.get("bmmsync_map")
+    if found is None:
+        everything = _load(session, ALL)
+        version = (everything.computed_at if everything else None, *map_version(session))
+        url = session.connection().engine.url.render_as_string()
+        cached = _MAPS.get(url)
+        if cached is None or cached[0] != version:
+            cached = _MAPS[url] = (version, MapIndex(load_model(session)))
+        found = session.info["bmmsync_map"] = cached[1]
+    return found
+
+
 def _aggregate_or_empty(session: Session, scope: str) -> Aggregate | None:
     """The scope's figures; raises `EmptyStore` before the first check. An unknown scope (a
     filter that matches nothing) is None: the page shows zeros, not an error."""
-    found = load_aggregate(session, scope)
-    if found is None and load_aggregate(session, ALL) is None:
+    found = _load(session, scope)
+    if found is None and _load(session, ALL) is None:
         raise EmptyStore(EMPTY_HINT)
     return found
 
 
 def _filters(session: Session) -> dict[str, Any]:
-    everything = load_aggregate(session, ALL)
+    everything = _load(session, ALL)
     figures = everything.figures if everything else {}
     return {"sources": figures.get("sources", []), "projects": figures.get("projects", [])}
 
@@ -151,12 +198,12 @@ def strategy_map(session: Session, ctx: Context, query: Query) -> dict[str, Any]
     aggregate = _aggregate_or_empty(session, scope)
     figures = aggregate.figures if aggregate else {}
     by_cap: dict[str, Any] = figures.get("by_capability", {})
-    index = MapIndex(load_model(session))
+    index = _map(session)
     week_ago = snapshot_before(session, ctx.now - timedelta(days=7)) if scope == ALL else None
     before_caps = week_ago.figures.get("by_capability", {}) if week_ago else {}
 
-    examples = load_aggregate(session, ALL)
-    flagged_examples = examples.figures.get("flagged_examples", {}) if examples else {}
+    examples = _load(session, FLAGGED_EXAMPLES)
+    flagged_examples = examples.figures if examples else {}
 
     def flagged_work(cid: str) -> list[dict[str, Any]]:
         return [
@@ -309,7 +356,7 @@ def _page(
 def capability_page(session: Session, ctx: Context, cid: str, query: Query) -> dict[str, Any]:
     source, project = query.text("source"), query.text("project")
     page = query.positive_int("page", 1)
-    index = MapIndex(load_model(session))
+    index = _map(session)
     cap = index.capabilities.get(cid)
     if cap is None:
         close = [index.find_capability(t) or t for t in index.did_you_mean(cid)]
@@ -348,18 +395,13 @@ def capability_page(session: Session, ctx: Context, cid: str, query: Query) -> d
                 ],
             }
         )
-    breakdown = []
-    for prefix, kind in (("source:", "source"), ("project:", "project")):
-        for name, agg in sorted(load_aggregates(session, prefix).items()):
-            tally = agg.figures.get("by_capability", {}).get(cid)
-            if tally:
-                breakdown.append({"kind": kind, "name": name.split(":", 1)[1]} | tally)
-    scoped = load_aggregate(session, _scope(session, source, project))
+    own = _load(session, capability_scope(cid))
+    scoped = _load(session, _scope(session, source, project))
     closed = scoped.figures.get("closed_90_days", {}).get(cid, 0) if scoped else 0
     weekly = scoped.figures.get("velocity", {}).get(cid, {}) if scoped else {}
     weeks = [week_of(ctx.today - timedelta(weeks=n)) for n in range(VELOCITY_WEEKS - 1, -1, -1)]
     series = [{"week": w, "items": weekly.get(w, 0)} for w in weeks]
-    recent = everything.figures.get("recently_closed", {}).get(cid, []) if everything else []
+    recent = own.figures["recently_closed"] if own else []
     if source or project:
         recent = [
             r for r in recent if (not source or r["source"] == source)
@@ -375,7 +417,7 @@ def capability_page(session: Session, ctx: Context, cid: str, query: Query) -> d
         "filters": {"source": source, "project": project} | _filters(session),
         "chain": chain,
         "figures": (everything.figures.get("by_capability", {}).get(cid) if everything else None),
-        "breakdown": breakdown,
+        "breakdown": own.figures["breakdown"] if own else [],
         "open_work": _page(session, work, page, ctx.page_size),
         "flagged": _page(session, flagged, 1, ctx.page_size),
         "closed_90_days": closed,
@@ -474,8 +516,13 @@ def review_page(session: Session, ctx: Context, query: Query) -> dict[str, Any]:
     descending = bool(sort and sort.startswith("-"))
     order = [c.desc() if descending else c.asc() for c in columns[name]]
     ordered = base.order_by(*order, VerdictRow.source, VerdictRow.key)
-    total = None if counts is None else sum(n for _, n in counts)
-    listed = _page(session, ordered, page, ctx.page_size, total)
+    capped = False
+    if counts is None:  # matches are counted by reason up to a bound (no index for text)
+        matching = base.with_only_columns(VerdictRow.reason).limit(COUNTED + 1).subquery()
+        grouped = select(matching.c.reason, func.count()).group_by(matching.c.reason)
+        counts = [(r, n) for r, n in session.execute(grouped)]
+        capped = sum(n for _, n in counts) > COUNTED
+    listed = _page(session, ordered, page, ctx.page_size, sum(n for _, n in counts))
     for item in listed["items"]:
         since_at = item.pop("flagged_at")
         cleared = item.pop("cleared_at")
@@ -483,14 +530,6 @@ def review_page(session: Session, ctx: Context, query: Query) -> dict[str, Any]:
         item["flagged_since"] = active.isoformat() if active else None
         item["age_days"] = (ctx.now - active).days if active else None
         item["explain"] = explain_href(item["key"], item["source"])
-    if counts is None:
-        matching = base.subquery()
-        counts = [
-            (r, n)
-            for r, n in session.execute(
-                select(matching.c.reason, func.count()).group_by(matching.c.reason)
-            )
-        ]
     return {
         "filters": {
             "source": source,
@@ -503,6 +542,7 @@ def review_page(session: Session, ctx: Context, query: Query) -> dict[str, Any]:
         }
         | _filters(session),
         "by_reason": {r: n for r, n in sorted(counts)},
+        "counts_capped": capped,
         "results": listed,
     }
 
@@ -565,15 +605,11 @@ def explain_page(session: Session, ctx: Context, query: Query) -> dict[str, Any]
 def current_figures(session: Session, ctx: Context, everything: Aggregate) -> dict[str, Any]:
     """The last check's figures in the shape of `Metrics.as_dict()`, so `build_report` (the
     one `bmmsync report` uses) reads them; goals and coverage come from the map."""
-    index = MapIndex(load_model(session))
+    index = _map(session)
     by_cap = everything.figures.get("by_capability", {})
-    groups = {
-        f"by_{kind}": {
-            name.split(":", 1)[1]: agg.figures["overall"]
-            for name, agg in load_aggregates(session, f"{kind}:").items()
-        }
-        for kind in ("source", "project")
-    }
+    groups = everything.figures.get("groups")
+    if groups is None:  # figures stored by a check of an older bmmsync
+        raise EmptyStore(STALE_HINT)
     worked = [cid for cid, t in by_cap.items() if t["in_scope"]]
     return {
         "today": ctx.today.isoformat(),
@@ -587,6 +623,8 @@ def current_figures(session: Session, ctx: Context, everything: Aggregate) -> di
 
 def report_page(session: Session, ctx: Context, query: Query) -> dict[str, Any]:
     days = query.positive_int("days", 90)
+    if days > REPORT_DAYS:
+        raise BadParameter("days", f"at most {REPORT_DAYS}", str(days))
     everything = _aggregate_or_empty(session, ALL)
     assert everything is not None
     since = ctx.now - timedelta(days=days)
@@ -601,14 +639,17 @@ def report_page(session: Session, ctx: Context, query: Query) -> dict[str, Any]:
 
 
 def period_outcomes(session: Session, ctx: Context, days: int) -> dict[str, Any]:
-    """Effort by goal and key results of the last `days`, as `bmmsync report --since Nd`
-    gives them. Judges the stored tickets: delivered work is not in the aggregates."""
-    period = Period(ctx.now - timedelta(days=days), ctx.now, f"last {days}d")
-    judgement = judge_store(session, ctx.rules, ctx.today)
-    delivered = delivered_work(judgement, period, ctx.size, ctx.today)
-    figures = outcomes_figures(
-        judgement.model, delivered, all_measurements(session), period, ctx.today
+    """Effort by goal and key results of the last `days` (whole UTC days, today included),
+    as `bmmsync report` counts them: the effort from the work the last check stored per
+    closing day, the key results from the map and the measurements."""
+    first = ctx.today - timedelta(days=days - 1)
+    period = Period(datetime.combine(first, time(), UTC), ctx.now, f"last {days}d")
+    model = _map(session).model
+    stored = load_figures_between(
+        session, delivered_scope(first), delivered_scope(ctx.today + timedelta(days=1))
     )
+    figures = outcomes_figures(model, [], all_measurements(session), period, ctx.today)
+    figures["effort"] = effort_of_days(stored, GoalMap.of(model))
     return {k: figures[k] for k in ("period", "effort", "key_results")}
 
 
@@ -622,7 +663,7 @@ def _iso(value: Any) -> Any:
 def map_page(session: Session, ctx: Context, query: Query) -> dict[str, Any]:
     everything = _aggregate_or_empty(session, ALL)
     assert everything is not None
-    index = MapIndex(load_model(session))
+    index = _map(session)
     by_cap = everything.figures.get("by_capability", {})
     worked = [cid for cid, t in by_cap.items() if t["in_scope"]]
     findings = map_findings(index, ctx.today, worked)
