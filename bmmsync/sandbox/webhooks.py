@@ -106,6 +106,8 @@ class WebhookBook:
     def set_faults(self, values: dict[str, Any]) -> HookFaults:
         with self._lock:
             for name, value in values.items():
+                if name == "seed":  # not a fault: it picks which deliveries a share drops
+                    continue
                 if name not in ("drop_percent", "duplicate", "delay", "reorder", "bad_signature"):
                     raise ValueError(f"unknown webhook fault {name!r}")
                 setattr(self.faults, name, type(getattr(self.faults, name))(value))
