@@ -98,9 +98,7 @@ def store_url(args: argparse.Namespace) -> str:
             figures = load_backdrop(f"sqlite:///{base}.part", args.tickets, args.seed)
             Path(f"{base}.part").rename(base)
             print(f"loaded {args.tickets:,} in {time.perf_counter() - started:.0f} s:", figures)
-        work = BENCH_DIR / "realtime.db"
-        for stale in BENCH_DIR.glob("realtime.db*"):
-            stale.unlink()
+        work = args.workdir / "store.db"
         shutil.copyfile(base, work)
         return f"sqlite:///{work}"
     admin = create_engine(make_url(args.pg_url), isolation_level="AUTOCOMMIT")
@@ -249,16 +247,17 @@ def main() -> None:
         or "plain",
         "load_at_start": load_1min(),
     }
+    # one directory per run (its config, the `run` log, a SQLite store's working copy)
+    args.workdir = BENCH_DIR / f"run-{args.db}-{args.tickets}-{os.getpid()}"
+    args.workdir.mkdir(parents=True)
     url = store_url(args)
-    workdir = BENCH_DIR / "run"
-    shutil.rmtree(workdir, ignore_errors=True)
-    workdir.mkdir()
     try:
         with SandboxServer(seed=None) as sandbox:
-            run_bench(args, poll, url, workdir, sandbox, figures)
+            run_bench(args, poll, url, args.workdir, sandbox, figures)
     finally:
         if args.db == "postgresql" and not args.keep:
             drop_pg(args)
+        (args.workdir / "store.db").unlink(missing_ok=True)
     print(json.dumps(figures, indent=1, default=str))
 
 
