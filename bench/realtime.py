@@ -326,6 +326,7 @@ def run_bench(
         wait_for("deliveries to settle", lambda: hooks.snapshot()["pending"] == 0, 120, proc)
         time.sleep(2)
         idle0, load_idle0 = cpu_seconds(proc.pid), load_1min()
+        figures["run_cpu_per_change_ms"] = round((idle0 - cpu0) / len(plan) * 1000, 1)
         time.sleep(args.idle)
         figures["idle_cpu_s"] = f"{cpu_seconds(proc.pid) - idle0:.2f} in {args.idle:.0f} s"
         figures["load_during_idle"] = f"{load_idle0:.1f} -> {load_1min():.1f}"
