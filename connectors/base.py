@@ -150,6 +150,16 @@ class ListsStreams(Protocol):
 
 
 @runtime_checkable
+class ChecksScope(Protocol):
+    """A connector whose source is a query narrower than what its webhooks report (a Jira
+    JQL, while a Jira webhook may name any issue of the site)."""
+
+    def watches(self, key: str) -> bool:
+        """Whether the source's query covers ticket `key`."""
+        ...
+
+
+@runtime_checkable
 class Connector(Protocol):
     """A tracker source. Reads are paged; writes are idempotent and throttled.
 

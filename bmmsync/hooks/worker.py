@@ -33,12 +33,12 @@ from bmmsync.service.lease import RunLease
 from bmmsync.service.runner import take_run_lease
 from bmmsync.store import ticket_repo
 from bmmsync.store.database import Store
-from bmmsync.store.event_queue import QueuedEvent, claim, complete, retry_later
+from bmmsync.store.event_queue import QueuedEvent, claim, complete, count_refusal, retry_later
 from bmmsync.store.map_repo import load_model
 from bmmsync.store.models import TicketRow, WebhookEventRow
 from bmmsync.sync import connector_options
 from bmmsync.trace.index import MapIndex
-from connectors.base import Connector
+from connectors.base import ChecksScope, Connector
 from connectors.registry import ConnectorFactory, connector_for
 
 log = logging.getLogger("bmmsync.hooks")
@@ -58,6 +58,7 @@ class DrainReport:
     echoes: int = 0
     fetched: int = 0
     gone: int = 0
+    unwatched: int = 0
     retried: int = 0
     writes: int = 0
     failed_writes: int = 0
@@ -232,7 +233,10 @@ class Worker:
         now: datetime,
         report: DrainReport,
     ) -> list[tuple[str, str]]:
-        """Read each affected ticket once, fresh; store it (or mark it gone)."""
+        """Read each affected ticket once, fresh; store it (or mark it gone). A ticket the
+        store does not know is first checked against the source's query: a delivery may name
+        one the source does not cover, which is ignored (counted as `unwatched`), never
+        stored or flagged."""
         keys: set[str] = set()
         with self.store.session() as session:
             stored = {
@@ -255,6 +259,12 @@ class Worker:
         if not keys:
             return []
         conn = self.connector(config, source)
+        unwatched = {
+            key
+            for key in keys
+            if key not in stored and isinstance(conn, ChecksScope) and not conn.watches(key)
+        }
+        keys -= unwatched
         fresh: list[Ticket] = []
         gone: list[str] = []
         for key in sorted(keys):
@@ -267,6 +277,9 @@ class Worker:
         with self.store.session() as session:
             ticket_repo.upsert_tickets(session, fresh, now)
             report.gone += ticket_repo.mark_gone(session, source, gone, now)
+            for _ in unwatched:
+                count_refusal(session, config.source(source).kind, "unwatched", now)
+        report.unwatched += len(unwatched)
         return [(source, key) for key in sorted(keys)]
 
     def _apply(

@@ -156,7 +156,12 @@ class GitHubApi:
             r("/repos/{owner}/{repo}/issues/{number:int}/sub_issues", GET=self.list_sub_issues),
             r("/repos/{owner}/{repo}/issues/{number:int}/parent", GET=self.get_parent),
             r("/repos/{owner}/{repo}/labels", GET=self.list_labels, POST=self.create_label),
-            r("/repos/{owner}/{repo}/labels/{name:path}", GET=self.get_label),
+            r(
+                "/repos/{owner}/{repo}/labels/{name:path}",
+                GET=self.get_label,
+                PATCH=self.update_label,
+                DELETE=self.delete_label,
+            ),
         ]
 
     def _route(self, path: str, **handlers: Handler) -> Route:
@@ -612,12 +617,36 @@ class GitHubApi:
             raise validation("Label", "name", "missing_field")
         if name.lower() in repo.labels:
             raise validation("Label", "name", "already_exists")
-        color = str(body.get("color", "ededed")).lstrip("#")
-        if len(color) != 6 or any(c not in "0123456789abcdefABCDEF" for c in color):
-            raise validation("Label", "color", "invalid")
-        label = self.state.ensure_label(repo, name, color.lower(), body.get("description"))
+        color = _color(body.get("color", "ededed"))
+        label = self.state.ensure_label(repo, name, color, body.get("description"))
         data = gj.label_json(call.base, repo.full_name, label)
         return ok(data, 201, {"location": data["url"]})
+
+    def update_label(self, call: Call) -> Reply:
+        """Rename (`new_name`), recolour or describe a label; GitHub sends a `label` event."""
+        repo = self._repo(call)
+        body = _object(call.body)
+        new_name = body.get("new_name")
+        if new_name is not None and (not isinstance(new_name, str) or not new_name.strip()):
+            raise validation("Label", "name", "invalid")
+        color = None if body.get("color") is None else _color(body["color"])
+        description = body.get("description")
+        try:
+            label = self.state.gh_edit_label(
+                repo,
+                call.path["name"],
+                call.user,
+                new_name=new_name,
+                color=color,
+                description=description if isinstance(description, str) else None,
+            )
+        except ValueError as exc:
+            raise validation("Label", "name", "already_exists") from exc
+        return ok(gj.label_json(call.base, repo.full_name, label))
+
+    def delete_label(self, call: Call) -> Reply:
+        self.state.gh_delete_label(self._repo(call), call.path["name"], call.user)
+        return 204, b"", {}
 
     # ----- comments --------------------------------------------------------------------
     def list_comments(self, call: Call) -> Reply:
@@ -697,6 +726,13 @@ def _involves(issue: GhIssue, user: str, who: str) -> bool:
     if who == "subscribed":
         return issue.user == user or user in issue.assignees
     return user in issue.assignees
+
+
+def _color(value: Any) -> str:
+    color = str(value).lstrip("#")
+    if len(color) != 6 or any(c not in "0123456789abcdefABCDEF" for c in color):
+        raise validation("Label", "color", "invalid")
+    return color.lower()
 
 
 def _object(body: Any) -> dict[str, Any]:

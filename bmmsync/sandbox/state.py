@@ -223,6 +223,64 @@ class SandboxState:
             self.changed()
         return label
 
+    def gh_edit_label(
+        self,
+        repo: GhRepo,
+        name: str,
+        actor: str,
+        *,
+        new_name: str | None = None,
+        color: str | None = None,
+        description: str | None = None,
+    ) -> GhLabel:
+        """Rename or recolour a repository label. The issues carrying it show the new name,
+        but their `updated` does not move: only the `label` delivery tells a client, so
+        incremental listings do not see it. ValueError when `new_name` is taken."""
+        with self.lock:
+            label = repo.labels.get(name.lower())
+            if label is None:
+                raise NotFound(name)
+            changes: dict[str, Any] = {}
+            if new_name is not None and new_name != label.name:
+                if new_name.lower() != label.name.lower() and new_name.lower() in repo.labels:
+                    raise ValueError(f"label {new_name!r} already exists")
+                changes["name"] = {"from": label.name}
+                self._relabel(repo, label.name, new_name)
+                del repo.labels[label.name.lower()]
+                label.name = new_name
+                repo.labels[new_name.lower()] = label
+            if color is not None and color != label.color:
+                changes["color"] = {"from": label.color}
+                label.color = color
+            if description is not None and description != label.description:
+                changes["description"] = {"from": label.description or ""}
+                label.description = description
+            self.changed()
+            if self.webhooks is not None and self.webhooks.hooks:
+                self.webhooks.github_label("edited", repo, label, actor, changes)
+            return label
+
+    def gh_delete_label(self, repo: GhRepo, name: str, actor: str) -> None:
+        """Delete a repository label: it leaves every issue silently (one `label` delivery,
+        no `issues` ones, `updated` unchanged)."""
+        with self.lock:
+            label = repo.labels.get(name.lower())
+            if label is None:
+                raise NotFound(name)
+            self._relabel(repo, label.name, None)
+            del repo.labels[name.lower()]
+            self.changed()
+            if self.webhooks is not None and self.webhooks.hooks:
+                self.webhooks.github_label("deleted", repo, label, actor, None)
+
+    def _relabel(self, repo: GhRepo, old: str, new: str | None) -> None:
+        for issue in repo.issues.values():
+            if any(n.lower() == old.lower() for n in issue.labels):
+                issue.labels = [
+                    n for n in (new if n.lower() == old.lower() else n for n in issue.labels) if n
+                ]
+                issue.cache = None
+
     def gh_touch(self, issue: GhIssue) -> None:
         issue.updated = self.clock.now()
         issue.cache = None

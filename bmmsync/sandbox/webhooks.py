@@ -25,7 +25,7 @@ import requests
 from bmmsync.hooks.signature import sign
 from bmmsync.sandbox.github_json import issue_json, label_json, repo_json, user_json
 from bmmsync.sandbox.jira_json import JiraRenderer
-from bmmsync.sandbox.records import GhIssue, JiraIssue
+from bmmsync.sandbox.records import GhIssue, GhLabel, GhRepo, JiraIssue
 
 if TYPE_CHECKING:
     from bmmsync.sandbox.state import SandboxState
@@ -106,6 +106,8 @@ class WebhookBook:
     def set_faults(self, values: dict[str, Any]) -> HookFaults:
         with self._lock:
             for name, value in values.items():
+                if name == "seed":  # not a fault: it picks which deliveries a share drops
+                    continue
                 if name not in ("drop_percent", "duplicate", "delay", "reorder", "bad_signature"):
                     raise ValueError(f"unknown webhook fault {name!r}")
                 setattr(self.faults, name, type(getattr(self.faults, name))(value))
@@ -162,6 +164,27 @@ class WebhookBook:
             payload["repository"] = repo_json(self.state, api, repo)
             payload["sender"] = user_json(api, self.state.gh_user(extra.get("actor") or issue.user))
             self._post(hook, event, action, issue.key, payload)
+
+    def github_label(
+        self,
+        action: str,
+        repo: GhRepo,
+        label: GhLabel,
+        actor: str,
+        changes: dict[str, Any] | None,
+    ) -> None:
+        """A repository label edited (renamed, recoloured) or deleted: GitHub's `label` event."""
+        for hook in self._hooks("github"):
+            api = hook.base + "/github"
+            payload: dict[str, Any] = {
+                "action": action,
+                "label": label_json(api, repo.full_name, label),
+            }
+            if changes is not None:
+                payload["changes"] = changes
+            payload["repository"] = repo_json(self.state, api, repo)
+            payload["sender"] = user_json(api, self.state.gh_user(actor))
+            self._post(hook, "label", action, repo.full_name, payload)
 
     def jira(
         self,

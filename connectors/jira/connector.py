@@ -35,6 +35,7 @@ from connectors.base import (
 from connectors.http_errors import Retrier
 from connectors.jira.tickets import (
     FieldIds,
+    key_in_scope_jql,
     parse_time,
     polling_jql,
     since_for,
@@ -281,6 +282,20 @@ class JiraConnector:
         if not isinstance(issue, dict):
             return None
         return to_ticket(self.name, self._server, issue, ids, cloud=self.cloud)
+
+    def watches(self, key: str) -> bool:
+        """Whether the source's JQL covers `key` (one search): a Jira webhook may name any
+        issue of the site. Cloud's search can lag a just-created issue; it is then left to
+        the next poll, which lists it once the search sees it."""
+        params = {
+            "jql": key_in_scope_jql(self.source.jql, key),
+            "fields": "key",
+            "maxResults": 1,
+        }
+        path = "search/jql" if self.cloud else "search"
+        what = f"checking {key} against the JQL"
+        found = self._call("GET", self._url(path), what, params=params, tolerate=(400,))
+        return isinstance(found, dict) and bool(found.get("issues"))
 
     # ------------------------------------------------------------------ writes
 

@@ -38,6 +38,11 @@ def polling_jql(scope: str, since: datetime | None, time_zone: str) -> str:
     return f'({scope}) AND updated >= "{local:%Y-%m-%d %H:%M}"{order}'
 
 
+def key_in_scope_jql(scope: str, key: str) -> str:
+    """`(<scope>) AND key = "KEY"`: finds `key` only when the source's JQL covers it."""
+    return f'({_ORDER_BY.sub("", scope.strip())}) AND key = "{key}"'
+
+
 def since_for(cursor_value: str | None, overlap_seconds: float) -> datetime | None:
     last = parse_time(cursor_value)
     return None if last is None else last - timedelta(seconds=overlap_seconds)

@@ -85,6 +85,13 @@ def deliveries(sandbox: SandboxServer, *, settle: float = 15.0) -> list[dict[str
         time.sleep(0.02)
 
 
+def _add(total: DrainReport, report: DrainReport) -> None:
+    for name in ("events", "echoes", "fetched", "gone", "unwatched", "retried", "writes"):
+        setattr(total, name, getattr(total, name) + getattr(report, name))
+    total.failed_writes += report.failed_writes
+    total.errors += report.errors
+
+
 def drain(
     config: Config, store: Store, holder: str = "test-worker", now: datetime | None = None
 ) -> DrainReport:
@@ -95,9 +102,7 @@ def drain(
         report = worker.drain_once(now=now)
         if not report.events:
             return total
-        for name in ("events", "echoes", "fetched", "gone", "retried", "writes", "failed_writes"):
-            setattr(total, name, getattr(total, name) + getattr(report, name))
-        total.errors += report.errors
+        _add(total, report)
 
 
 def settle(sandbox: SandboxServer, config: Config, store: Store) -> DrainReport:
@@ -108,6 +113,4 @@ def settle(sandbox: SandboxServer, config: Config, store: Store) -> DrainReport:
         report = drain(config, store)
         if not report.events:
             return total
-        for name in ("events", "echoes", "fetched", "gone", "retried", "writes", "failed_writes"):
-            setattr(total, name, getattr(total, name) + getattr(report, name))
-        total.errors += report.errors
+        _add(total, report)

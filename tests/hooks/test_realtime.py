@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from unittest import mock
 
+import httpx
 import pytest
 from sqlalchemy import select
 
@@ -21,7 +23,7 @@ from bmmsync.hooks.worker import CLAIM_TTL, Worker
 from bmmsync.sandbox.server import SandboxServer
 from bmmsync.service.runner import run_once
 from bmmsync.store.database import Store
-from bmmsync.store.event_queue import depth
+from bmmsync.store.event_queue import depth, health
 from bmmsync.store.models import AuditRow
 from tests.hooks.helpers import deliveries, drain, hook_config, register, serve_hooks, settle
 
@@ -285,3 +287,109 @@ def test_a_tracker_down_leaves_events_queued_with_back_off_and_nothing_lost(
     assert FLAG not in _labels(sandbox, "acme/web", 9)
     with store.session() as s:
         assert depth(s) == 0
+
+
+def _github(sandbox: SandboxServer, method: str, path: str, **kw: object) -> httpx.Response:
+    """A human (alice) using GitHub's REST API on the sandbox."""
+    headers = {"Authorization": "token alice-token"}
+    return httpx.request(method, f"{sandbox.github_url}{path}", headers=headers, **kw)  # type: ignore[arg-type]
+
+
+def _issue_requests(sandbox: SandboxServer) -> list[tuple[str, str]]:
+    """Requests bmmsync made about single issues: (method, "repo#n" or Jira key)."""
+    out = []
+    for r in sandbox.sandbox.log.snapshot(True)["requests"]:
+        if r["user"] in ("alice", "557058:alice"):
+            continue
+        match = re.search(r"/repos/([^/]+/[^/]+)/issues/(\d+)|/issue/([A-Z]+-\d+)", r["path"])
+        if match:
+            key = match[3] or f"{match[1]}#{match[2]}"
+            out.append((r["method"], key))
+    return out
+
+
+def test_a_renamed_label_rejudges_the_issues_that_carried_it(
+    flagged: Config, sandbox: SandboxServer, store: Store
+) -> None:
+    """GitHub sends one `label` delivery and no `issues` ones, and the issues' `updated`
+    does not move; the worker reads fresh every stored issue that carried the old name."""
+    assert FLAG in _labels(sandbox, "acme/web", 10)  # `cap:self-service-portl`: unknown
+    with serve_hooks(flagged, store) as root:
+        register(sandbox, root)
+        sandbox.sandbox.log.clear()
+        renamed = _github(
+            sandbox,
+            "PATCH",
+            "/repos/acme/web/labels/cap:self-service-portl",
+            json={"new_name": "cap:observability"},
+        )
+        assert renamed.status_code == 200, renamed.text
+        report = settle(sandbox, flagged, store)
+    sent = sandbox.sandbox.webhooks.snapshot()["deliveries"]
+    assert (sent[0]["event"], sent[0]["action"]) == ("label", "edited")
+    assert _labels(sandbox, "acme/web", 10) == ["cap:observability"]
+    assert FLAG not in _labels(sandbox, "acme/web", 10)  # now traced: the flag is lifted
+    assert report.fetched == 1
+    assert ("GET", "acme/web#10") in _issue_requests(sandbox)
+    assert {key for _, key in _issue_requests(sandbox)} == {"acme/web#10"}
+
+
+def test_a_deleted_label_rejudges_the_issues_that_carried_it(
+    flagged: Config, sandbox: SandboxServer, store: Store
+) -> None:
+    """Deleting `cap:audit-log` silently strips it from acme/web#23, which was traced by it:
+    the `label` delivery alone gets the issue flagged."""
+    assert FLAG not in _labels(sandbox, "acme/web", 23)
+    with serve_hooks(flagged, store) as root:
+        register(sandbox, root)
+        sandbox.sandbox.log.clear()
+        deleted = _github(sandbox, "DELETE", "/repos/acme/web/labels/cap:audit-log")
+        assert deleted.status_code == 204, deleted.text
+        report = settle(sandbox, flagged, store)
+    sent = sandbox.sandbox.webhooks.snapshot()["deliveries"]
+    assert (sent[0]["event"], sent[0]["action"]) == ("label", "deleted")
+    assert FLAG in _labels(sandbox, "acme/web", 23)
+    assert report.fetched == 1
+    assert {key for _, key in _issue_requests(sandbox)} == {"acme/web#23"}
+
+
+def test_a_jira_issue_outside_the_jql_is_ignored_and_counted(
+    flagged: Config, sandbox: SandboxServer, store: Store
+) -> None:
+    """A Jira webhook reports every issue of the site; the source watches `project = PLAT`.
+    An issue of another project is checked against the JQL (one search), never read into the
+    store and never flagged, though it is as broken as can be; the refusal is counted."""
+    state = sandbox.state
+    state.add_project("OPS", "Operations")
+    with serve_hooks(flagged, store) as root:
+        register(sandbox, root)
+        sandbox.sandbox.log.clear()
+        issue = state.jira_create_issue("OPS", "Rotate the on-call pager", "557058:alice")
+        state.jira_update(issue, "557058:alice", labels=["pager"])
+        report = settle(sandbox, flagged, store)
+    # one search per key and batch (both deliveries usually land in one batch)
+    assert report.events == 2 and report.unwatched in (1, 2) and report.writes == 0
+    assert state.jira_issue(issue.key).labels == ["pager"] and not issue.comment_ids
+    assert [m for m, _ in _issue_requests(sandbox)] == []  # not even read
+    searches = [r for r in sandbox.sandbox.log.snapshot(True)["requests"] if "search" in r["path"]]
+    assert len(searches) == report.unwatched and all(issue.key in r["query"] for r in searches)
+    with store.session() as s:
+        from bmmsync.store.ticket_repo import stored_keys
+
+        assert issue.key not in stored_keys(s, "platform")
+        assert [(h.tracker, h.refusals) for h in health(s, ["jira"])] == [
+            ("jira", {"unwatched": report.unwatched})
+        ]
+
+
+def test_a_new_jira_issue_inside_the_jql_is_read_and_flagged(
+    flagged: Config, sandbox: SandboxServer, store: Store
+) -> None:
+    """The other side of the scope check: a new PLAT issue passes it and is handled."""
+    state = sandbox.state
+    with serve_hooks(flagged, store) as root:
+        register(sandbox, root)
+        issue = state.jira_create_issue("PLAT", "Untraced new work", "557058:alice")
+        report = settle(sandbox, flagged, store)
+    assert report.unwatched == 0 and report.fetched >= 1
+    assert FLAG in state.jira_issue(issue.key).labels

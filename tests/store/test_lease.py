@@ -3,17 +3,19 @@ each acquisition, and holders that are gone (or claim too much) taken over at on
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import update
 
 from bmmsync.errors import LeaseLost
 from bmmsync.service.lease import RunLease, holder_gone_from_host, me, process_start
-from bmmsync.store.database import Store
+from bmmsync.store.database import SQLITE_BUSY_TIMEOUT_MS, Store
 from bmmsync.store.lease import (
     Claimant,
     Grant,
@@ -141,5 +143,59 @@ def test_a_long_wait_keeps_the_lease_and_ends_as_soon_as_it_is_lost(store: Store
         with pytest.raises(LeaseLost):
             lease.sleep(60)
         assert time.monotonic() - started < 10
+        with store.session() as s, pytest.raises(LeaseLost):
+            lease.check(s)
+
+
+def _locked(path: str, seconds: float) -> None:
+    """Another connection holds SQLite's write lock for `seconds` (as a full check's
+    verdict transaction on a big store does)."""
+    writer = sqlite3.connect(path, timeout=0)
+    writer.execute("BEGIN IMMEDIATE")
+    time.sleep(seconds)
+    writer.rollback()
+    writer.close()
+
+
+def test_sqlite_locked_past_the_ttl_then_the_next_write_renews_the_lease(tmp_path: Path) -> None:
+    """The lease expired while SQLite was locked and nobody took it: the fence renews it in
+    the write's transaction instead of stopping the run."""
+    path = tmp_path / "store.db"
+    store = Store.open(f"sqlite:///{path}")
+    lease = RunLease(store, "cfg", ttl=timedelta(seconds=1), heartbeat=timedelta(seconds=600))
+    assert lease.acquire() is None
+    with lease:
+        _locked(str(path), 2)
+        with store.session() as s:
+            lease.check(s)
+        assert not lease.lost.is_set()
+        with store.session() as s:
+            assert holds(s, lease.holder, lease.token)
+    store.close()
+
+
+def test_sqlite_locked_past_the_busy_timeout_does_not_lose_the_lease(tmp_path: Path) -> None:
+    """The heartbeat's renewal waits the whole busy timeout behind the lock and fails late;
+    on SQLite that is no loss: nobody can take the lease over while the database is locked."""
+    path = tmp_path / "store.db"
+    store = Store.open(f"sqlite:///{path}")
+    lease = RunLease(store, "cfg", ttl=timedelta(seconds=1), heartbeat=timedelta(seconds=0.2))
+    assert lease.acquire() is None
+    with lease:
+        _locked(str(path), SQLITE_BUSY_TIMEOUT_MS / 1000 + 1)
+        assert not lease.lost.is_set()
+        with store.session() as s:
+            lease.check(s)
+
+
+def test_sqlite_expired_and_taken_over_is_still_lost(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    store = Store.open(f"sqlite:///{path}")
+    lease = RunLease(store, "cfg", ttl=timedelta(seconds=1), heartbeat=timedelta(seconds=600))
+    assert lease.acquire() is None
+    with lease:
+        _locked(str(path), 1.5)
+        with store.session() as s:
+            s.execute(update(LeaseRow).values(holder="intruder:1", token=LeaseRow.token + 1))
         with store.session() as s, pytest.raises(LeaseLost):
             lease.check(s)
