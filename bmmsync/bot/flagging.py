@@ -192,6 +192,7 @@ class ApplyStats:
     lost_lease: bool = False
     by_action: Counter[str] = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)
+    unavailable: list[str] = field(default_factory=list)  # sources left alone this run
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -207,6 +208,7 @@ class ApplyStats:
             "lost_lease": self.lost_lease,
             "by_action": dict(self.by_action),
             "errors": list(self.errors),
+            "unavailable": list(self.unavailable),
         }
 
     def summary_line(self) -> str:
@@ -382,6 +384,7 @@ def execute(
         restored=plan.stats.restored,
         budget=plan.stats.budget,
         errors=[f"source {name}: {why}" for name, why in prepared.unavailable.items()],
+        unavailable=sorted(prepared.unavailable),
     )
     memory = {
         (s.source, s.key): on_seen(prepared.flags.get((s.source, s.key)), s, now) for s in plan.seen
