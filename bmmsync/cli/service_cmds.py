@@ -172,6 +172,9 @@ def status(
                 f"{last['started_at']:%Y-%m-%d %H:%M:%S} UTC by {last['holder']}"
             )
         )
+        check = summary.get("check") or {}
+        if check.get("kind"):
+            console.print(safe(f"  {check['kind']} check of {check.get('judged', 0)} ticket(s)"))
         for error in summary.get("errors", []):
             console.print(safe(f"  error: {error}"))
         for note in summary.get("notes", []):

@@ -103,6 +103,8 @@ def test_a_label_fix_is_judged_alone_and_lifts_the_flag(
     status = run_cli("--config", str(config.path), "status", "--format", "json")
     check = json.loads(status.stdout)["last_run"]["summary"]["check"]
     assert (check["kind"], check["judged"]) == (INCREMENTAL, 1)
+    table = run_cli("--config", str(config.path), "status")
+    assert "incremental check of 1 ticket(s)" in table.stdout
 
 
 def test_writes_deferred_by_the_budget_are_made_by_the_next_incremental_runs(
