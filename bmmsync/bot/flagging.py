@@ -67,6 +67,8 @@ MARKER = "trace-flag"  # the connector hides it in our comment; one comment per 
 LABEL_COLOR = "d93f0b"
 LABEL_DESCRIPTION = "bmmsync: this item does not trace to a strategic motivator"
 ENSURE_LABEL = "ensure-label"
+FEW_TICKETS = 20_000
+"""Up to this many judged tickets, `prepare` reads their flag rows by key, not all of them."""
 
 
 class Fence(Protocol):
@@ -140,7 +142,10 @@ def prepare(
     with store.session() as session:
         if judgement is None:
             judgement = judge_store(session, config.mapping.to_rules(), now.date())
-        flags = load_flags(session)
+        tickets = judgement.tickets
+        # A few judged tickets (an incremental run, a webhook batch): read only their flags.
+        few = len(tickets) <= FEW_TICKETS
+        flags = load_flags(session, {(t.source, t.key) for t in tickets} if few else None)
         _recover_interrupted_labels(session, config.flagging.label, judgement.tickets, flags)
     settings = CommentSettings(
         label=config.flagging.label,

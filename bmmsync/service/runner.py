@@ -237,7 +237,7 @@ def _run_under(
         report.errors += [f"source {s.name}: {s.error}" for s in sync_report.sources if not s.ok]
         if stop is None or not stop.is_set():
             now = _now()
-            scope = CheckScope(FULL, "asked for")
+            scope = CheckScope(FULL, "the first run of the process, --once or --full")
             with store.session() as session:
                 if incremental:
                     unbounded = not changes.unchanged and links_miss_map_change(
