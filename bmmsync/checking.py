@@ -394,8 +394,21 @@ def recheck_map(
     capability whose chain or lookup changed, and, when ids/aliases/names moved, those with
     an unknown capability (a label may name something now). Uses the stored trace links, so
     it must follow a full check or recheck on the old map."""
+    affected = map_changed_tickets(session, today, before)
+    return _rejudge(session, rules, today, _with_descendants(session, affected), now)
+
+
+def map_changed_tickets(
+    session: Session, today: date, before: Model, since: date | None = None
+) -> set[TicketId]:
+    """The tickets `recheck_map` starts from (without descendants): those whose stored trace
+    links reach a capability whose chain differs between `before` as judged on `since` and
+    the stored map today, and those with an unknown capability when a lookup key moved.
+
+    Not bounded: a *bare* label pattern (`{id}`) turns an ordinary label into a capability
+    when a name appears; no stored row says which tickets carry it (a full check does)."""
     old, new = MapIndex(before), MapIndex(load_model(session))
-    changed = sorted(changed_capabilities(old, new, today))
+    changed = sorted(changed_capabilities(old, new, today, since))
     affected: set[TicketId] = set()
     for start in range(0, len(changed), BATCH_ROWS):
         query = select(TraceLinkRow.source, TraceLinkRow.key).where(
@@ -412,7 +425,21 @@ def recheck_map(
             )
         )
         affected.update((source, key) for source, key in session.execute(query))
-    return _rejudge(session, rules, today, _with_descendants(session, affected), now)
+    return affected
+
+
+def recheck_judgement(
+    session: Session, rules: MappingRules, today: date, changed: Iterable[TicketId], now: datetime
+) -> Judgement:
+    """`recheck`, as the judgement the bot plans from: the re-judged tickets still stored.
+    The one incremental path of the webhook worker and of incremental service runs."""
+    result = recheck(session, rules, today, changed, now=now)
+    idents = {(v.source, v.key) for v in result.verdicts}
+    tickets = {(t.source, t.key): t for t in tickets_by_id(session, idents)}
+    model = load_model(session)
+    verdicts = [v for v in result.verdicts if (v.source, v.key) in tickets]
+    judged = [tickets[(v.source, v.key)] for v in verdicts]
+    return Judgement(model, MapIndex(model), judged, verdicts, rules)
 
 
 def summarise(judgement: Judgement) -> dict[str, Any]:

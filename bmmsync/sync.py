@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -60,13 +60,17 @@ class SourceSummary:
     rate_limit_left: int | None = None
     seconds: float = 0.0
     lost: list[str] = field(default_factory=list)  # projects no longer reachable, tickets kept
+    # Keys stored as new or changed, or marked gone (an incremental check judges them again);
+    # not part of the report.
+    touched: set[str] = field(default_factory=set, repr=False)
 
     @property
     def ok(self) -> bool:
         return self.error is None
 
     def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "ok": self.ok}
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "touched"}
+        return {**out, "lost": list(self.lost), "ok": self.ok}
 
 
 @dataclass
@@ -76,6 +80,10 @@ class SyncReport:
     @property
     def ok(self) -> bool:
         return all(s.ok for s in self.sources)
+
+    def touched(self) -> set[tuple[str, str]]:
+        """(source, key) of every ticket this sync stored as new or changed, or marked gone."""
+        return {(s.name, key) for s in self.sources for key in s.touched}
 
     def as_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "sources": [s.as_dict() for s in self.sources]}
@@ -185,6 +193,7 @@ def _sync_source(
             kept = ticket_repo.stored_keys(session, src.name, projects=summary.lost)
             gone = ticket_repo.stored_keys(session, src.name) - seen - kept
             summary.gone = ticket_repo.mark_gone(session, src.name, gone, now)
+            summary.touched.update(gone)
         record_sync(
             session,
             name=src.name,
@@ -232,6 +241,7 @@ def _sync_stream(
         summary.new += counts.new
         summary.changed += counts.changed
         summary.unchanged += counts.unchanged
+        summary.touched.update(key for _source, key in counts.touched)
         seen.update(t.key for t in page.tickets)
         if progress:
             progress.advanced(connector.name, len(page.tickets))

@@ -67,6 +67,8 @@ MARKER = "trace-flag"  # the connector hides it in our comment; one comment per 
 LABEL_COLOR = "d93f0b"
 LABEL_DESCRIPTION = "bmmsync: this item does not trace to a strategic motivator"
 ENSURE_LABEL = "ensure-label"
+FEW_TICKETS = 20_000
+"""Up to this many judged tickets, `prepare` reads their flag rows by key, not all of them."""
 
 
 class Fence(Protocol):
@@ -140,7 +142,10 @@ def prepare(
     with store.session() as session:
         if judgement is None:
             judgement = judge_store(session, config.mapping.to_rules(), now.date())
-        flags = load_flags(session)
+        tickets = judgement.tickets
+        # A few judged tickets (an incremental run, a webhook batch): read only their flags.
+        few = len(tickets) <= FEW_TICKETS
+        flags = load_flags(session, {(t.source, t.key) for t in tickets} if few else None)
         _recover_interrupted_labels(session, config.flagging.label, judgement.tickets, flags)
     settings = CommentSettings(
         label=config.flagging.label,
@@ -192,6 +197,7 @@ class ApplyStats:
     lost_lease: bool = False
     by_action: Counter[str] = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)
+    unavailable: list[str] = field(default_factory=list)  # sources left alone this run
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -207,6 +213,7 @@ class ApplyStats:
             "lost_lease": self.lost_lease,
             "by_action": dict(self.by_action),
             "errors": list(self.errors),
+            "unavailable": list(self.unavailable),
         }
 
     def summary_line(self) -> str:
@@ -382,6 +389,7 @@ def execute(
         restored=plan.stats.restored,
         budget=plan.stats.budget,
         errors=[f"source {name}: {why}" for name, why in prepared.unavailable.items()],
+        unavailable=sorted(prepared.unavailable),
     )
     memory = {
         (s.source, s.key): on_seen(prepared.flags.get((s.source, s.key)), s, now) for s in plan.seen

@@ -31,12 +31,16 @@ log = logging.getLogger("bmmsync.service")
 def run(
     ctx: typer.Context,
     once: bool = typer.Option(False, "--once", help="One run, then exit (for cron and CI)."),
-    full: bool = typer.Option(False, "--full", help="Full reconciliation instead of incremental."),
+    full: bool = typer.Option(
+        False, "--full", help="Full reconciliation (re-read every ticket, check them all)."
+    ),
     fmt: Format = typer.Option(Format.TABLE, "--format", help="Output of --once: table or json."),
 ) -> None:
     """Run sync -> check -> plan -> apply every `schedule.poll_every`, until SIGTERM/SIGINT.
 
-    Only one instance writes at a time (a lease in the store); others skip their run."""
+    The first run (and `--once`) checks the whole store; later runs judge only what changed,
+    with a full check every `schedule.full_check_every`. Only one instance writes at a time
+    (a lease in the store); others skip their run."""
     app = app_context(ctx)
     app.default_log_level = "INFO"
     config = app.config()
@@ -44,15 +48,24 @@ def run(
 
     writer = threading.Lock()  # the scheduled run and the webhook worker write in turn
     logged_as = [config.logging]
+    started = [False]  # the first run of this process checks the whole store
 
     def one_run(current: Config, stop: threading.Event, notes: Sequence[str]) -> RunReport:
         if current.logging != logged_as[0]:  # the service re-reads its config before each run
             app.apply_logging(current)
             logged_as[0] = current.logging
         with writer:
-            return run_once(
-                current, store, apply_writes=apply_step(stop), stop=stop, full=full, notes=notes
+            report = run_once(
+                current,
+                store,
+                apply_writes=apply_step(stop),
+                stop=stop,
+                full=full,
+                incremental=started[0] and not once,
+                notes=notes,
             )
+        started[0] = started[0] or report.result != "skipped"
+        return report
 
     if once:
         report = one_run(config, threading.Event(), ())
@@ -159,6 +172,9 @@ def status(
                 f"{last['started_at']:%Y-%m-%d %H:%M:%S} UTC by {last['holder']}"
             )
         )
+        check = summary.get("check") or {}
+        if check.get("kind"):
+            console.print(safe(f"  {check['kind']} check of {check.get('judged', 0)} ticket(s)"))
         for error in summary.get("errors", []):
             console.print(safe(f"  error: {error}"))
         for note in summary.get("notes", []):

@@ -442,6 +442,13 @@ class ScheduleConfig(_Section):
     full_sync_every: Duration = Field(
         default=timedelta(hours=24), description="Full re-read interval (catches deletions)."
     )
+    full_check_every: Duration = Field(
+        default=timedelta(hours=24),
+        description=(
+            "Full check interval: judge and plan every stored ticket (refreshes per-project "
+            "suggestions and the dashboard's figures). Runs in between judge only what changed."
+        ),
+    )
     snapshot_at: TimeOfDay = Field(
         default=time(0, 0),
         description="Daily metric snapshot, HH:MM in the scheduler's local time.",

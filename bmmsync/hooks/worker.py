@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bmmsync.bot.flagging import execute, prepare
-from bmmsync.checking import Judgement, recheck
+from bmmsync.checking import recheck_judgement
 from bmmsync.config.settings import Config
 from bmmsync.domain import Ticket
 from bmmsync.errors import BmmsyncError
@@ -34,10 +34,8 @@ from bmmsync.service.runner import take_run_lease
 from bmmsync.store import ticket_repo
 from bmmsync.store.database import Store
 from bmmsync.store.event_queue import QueuedEvent, claim, complete, count_refusal, retry_later
-from bmmsync.store.map_repo import load_model
 from bmmsync.store.models import TicketRow, WebhookEventRow
 from bmmsync.sync import connector_options
-from bmmsync.trace.index import MapIndex
 from connectors.base import ChecksScope, Connector
 from connectors.registry import ConnectorFactory, connector_for
 
@@ -287,15 +285,9 @@ class Worker:
     ) -> None:
         now = datetime.now(UTC)
         with self.store.session() as session:
-            rules = config.mapping.to_rules()
-            result = recheck(session, rules, now.date(), changed, now=now)
-            idents = {(v.source, v.key) for v in result.verdicts}
-            tickets = {(t.source, t.key): t for t in ticket_repo.tickets_by_id(session, idents)}
-            model = load_model(session)
-        verdicts = [v for v in result.verdicts if (v.source, v.key) in tickets]
-        judgement = Judgement(
-            model, MapIndex(model), [tickets[(v.source, v.key)] for v in verdicts], verdicts, rules
-        )
+            judgement = recheck_judgement(
+                session, config.mapping.to_rules(), now.date(), changed, now
+            )
         prepared = prepare(
             config,
             self.store,

@@ -165,6 +165,11 @@ class RunLease:
     def _unpin(self) -> None:
         if self._pin is not None:
             with contextlib.suppress(SQLAlchemyError):
+                # Unlocked first: the server ends a closed session (and drops its locks)
+                # only some time later, and this process's next run may come at once.
+                key = advisory_key(self.name)
+                self._pin.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+            with contextlib.suppress(SQLAlchemyError):
                 # Closed, not returned to the pool: ending the session drops the lock.
                 self._pin.invalidate()
                 self._pin.close()

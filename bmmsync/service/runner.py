@@ -21,12 +21,21 @@ from sqlalchemy.exc import SQLAlchemyError
 from bmmsync.checking import Judgement, check_store, judge_store, store_snapshot, summarise
 from bmmsync.config.settings import Config
 from bmmsync.errors import BmmsyncError, LeaseLost
+from bmmsync.service.check_scope import (
+    FULL,
+    CheckScope,
+    choose_scope,
+    incremental_judgement,
+    rules_digest,
+)
 from bmmsync.service.lease import RunLease
 from bmmsync.store.database import Store
-from bmmsync.store.map_repo import sync_model
+from bmmsync.store.map_repo import load_model, sync_model
 from bmmsync.store.models import RunRow
 from bmmsync.store.upsert import bulk_upsert
 from bmmsync.sync import sync_sources
+from bmmsync.trace.incremental import links_miss_map_change
+from bmmsync.trace.index import MapIndex
 
 log = logging.getLogger("bmmsync.service")
 
@@ -85,9 +94,11 @@ class RunReport:
                     for s in self.sync.get("sources", [])
                 )
             )
-        if self.check:
+        if self.check.get("kind") == "incremental":
+            parts.append(f"incremental check of {self.check.get('judged', 0)} ticket(s)")
+        elif self.check:
             parts.append(
-                f"checked {self.check.get('in_scope', 0)} in scope, "
+                f"full check: {self.check.get('in_scope', 0)} in scope, "
                 f"{self.check.get('traced', 0)} traced"
             )
         if self.flagging:
@@ -155,10 +166,15 @@ def run_once(
     apply_writes: Step | None = None,
     stop: threading.Event | None = None,
     full: bool = False,
+    incremental: bool = False,
     sleep: Callable[[float], None] | None = None,
     notes: Sequence[str] = (),
 ) -> RunReport:
     """sync -> check -> (plan -> apply) once, if the run lease is ours.
+
+    `full` re-reads every source and checks the whole store. `incremental` lets the run
+    judge and plan only what can have changed when the store shows that suffices
+    (`service.check_scope`); otherwise (the default) it checks the whole store.
 
     Returns a skipped report when another instance with the same configuration holds the
     lease; raises `LeaseConflict` when the holder runs a different configuration. A run that
@@ -181,7 +197,17 @@ def run_once(
         log.info(report.summary_line())
         return report
     with lease:
-        _run_under(lease, config, store, report, apply_writes, stop, full, sleep or lease.sleep)
+        _run_under(
+            lease,
+            config,
+            store,
+            report,
+            apply_writes,
+            stop,
+            full,
+            incremental and not full,
+            sleep or lease.sleep,
+        )
     log.info(report.summary_line())
     return report
 
@@ -194,12 +220,16 @@ def _run_under(
     apply_writes: Step | None,
     stop: threading.Event | None,
     full: bool,
+    incremental: bool,
     sleep: Callable[[float], None],
 ) -> None:
     _save_run(store, report, lease.holder)
     try:
+        model = config.load_model()
+        rules = config.mapping.to_rules()
         with store.session() as session:
-            changes = sync_model(session, config.load_model(), report.started_at)
+            before = load_model(session)
+            changes = sync_model(session, model, report.started_at)
         if not changes.unchanged:
             log.info("model changed: %s", changes.as_dict())
         sync_report = sync_sources(config, store, full=full, sleep=sleep)
@@ -207,12 +237,39 @@ def _run_under(
         report.errors += [f"source {s.name}: {s.error}" for s in sync_report.sources if not s.ok]
         if stop is None or not stop.is_set():
             now = _now()
+            scope = CheckScope(FULL, "the first run of the process, --once or --full")
             with store.session() as session:
-                rules, size = config.mapping.to_rules(), config.outcomes.size_rule()
-                judgement = check_store(session, rules, now.date(), now, size)
-            report.check = summarise(judgement)
+                if incremental:
+                    unbounded = not changes.unchanged and links_miss_map_change(
+                        MapIndex(before), MapIndex(model), rules
+                    )
+                    scope = choose_scope(
+                        session, config, report.run_id, now, map_unbounded=unbounded
+                    )
+                if scope.kind == FULL or scope.since is None:
+                    judgement = check_store(
+                        session, rules, now.date(), now, config.outcomes.size_rule()
+                    )
+                    report.check = summarise(judgement)
+                else:
+                    judgement = incremental_judgement(
+                        session, config, now, scope.since, before, sync_report.touched()
+                    )
+            report.check |= {
+                "kind": scope.kind,
+                "why": scope.why,
+                "judged": len(judgement.verdicts),
+                "today": now.date().isoformat(),
+                "rules": rules_digest(config),
+                "settled": False,
+            }
+            log.info("%s check (%s): %d judged", scope.kind, scope.why, len(judgement.verdicts))
             if apply_writes is not None and (stop is None or not stop.is_set()):
                 apply_writes(config, store, report, judgement, lease)
+            # The next run may judge less only if this one planned and recorded everything.
+            report.check["settled"] = bool(report.flagging) and not report.flagging.get(
+                "unavailable"
+            )
         if lease.lost.is_set():
             raise LeaseLost("the run lease was lost: the run stopped before its next write")
         report.result = "failed" if report.errors else "ok"

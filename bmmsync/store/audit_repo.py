@@ -41,14 +41,13 @@ def record_outcome(
     )
 
 
-def open_intents(session: Session, action: str) -> list[tuple[str, str, datetime]]:
-    """(source, key, at) of `action` intents with no outcome: a run stopped mid-write, and
-    only the tracker knows whether the write happened."""
-    rows = session.execute(
-        select(AuditRow.source, AuditRow.key, AuditRow.at).where(
-            AuditRow.status == INTENT, AuditRow.action == action
-        )
-    )
+def open_intents(session: Session, action: str | None = None) -> list[tuple[str, str, datetime]]:
+    """(source, key, at) of `action` intents (any action when None) with no outcome: a run
+    stopped mid-write, and only the tracker knows whether the write happened."""
+    query = select(AuditRow.source, AuditRow.key, AuditRow.at).where(AuditRow.status == INTENT)
+    if action is not None:
+        query = query.where(AuditRow.action == action)
+    rows = session.execute(query)
     return [(r.source, r.key, r.at) for r in rows]
 
 

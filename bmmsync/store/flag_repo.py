@@ -2,25 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import asdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bmmsync.bot.planner import FlagState
+from bmmsync.store.audit_repo import open_intents
 from bmmsync.store.models import FlagRow, TicketRow
-from bmmsync.store.upsert import bulk_upsert
+from bmmsync.store.upsert import BATCH_ROWS, bulk_upsert
 
 Ident = tuple[str, str]
 
 
-def load_flags(session: Session) -> dict[Ident, FlagState]:
-    """Every flag row as the planner's `FlagState`, by (source, key)."""
+def load_flags(session: Session, only: Collection[Ident] | None = None) -> dict[Ident, FlagState]:
+    """Every flag row (or those of the tickets `only` names) as the planner's `FlagState`,
+    by (source, key)."""
     out: dict[Ident, FlagState] = {}
-    for row in session.scalars(select(FlagRow)):
+    if only is None:
+        rows: Iterable[FlagRow] = session.scalars(select(FlagRow))
+    else:
+        rows = _flag_rows(session, only)
+    for row in rows:
         out[(row.source, row.key)] = FlagState(
             reason=row.reason,
             detail=row.detail,
@@ -34,6 +40,42 @@ def load_flags(session: Session) -> dict[Ident, FlagState]:
             deferred=row.deferred,
         )
     return out
+
+
+def _flag_rows(session: Session, idents: Collection[Ident]) -> Iterator[FlagRow]:
+    by_source: dict[str, list[str]] = {}
+    for source, key in idents:
+        by_source.setdefault(source, []).append(key)
+    for source, keys in by_source.items():
+        for start in range(0, len(keys), BATCH_ROWS):
+            chunk = keys[start : start + BATCH_ROWS]
+            yield from session.scalars(
+                select(FlagRow).where(FlagRow.source == source, FlagRow.key.in_(chunk))
+            )
+
+
+def unsettled_flags(
+    session: Session, now: datetime, escalate_after: timedelta | None
+) -> set[Ident]:
+    """Tickets whose flag still owes the tracker something whatever their verdict: writes
+    deferred (by the budget, a failure or a stop), a flag never written yet, an escalation
+    due by `now`, or a write with an intent and no outcome (a run stopped mid-write). An
+    incremental run plans these with what changed, so it forgets nothing a full one does."""
+    owed = FlagRow.deferred.is_(True) | (
+        FlagRow.cleared_at.is_(None) & FlagRow.flagged_at.is_(None)
+    )
+    if escalate_after is not None:
+        owed = owed | (
+            FlagRow.cleared_at.is_(None)
+            & FlagRow.escalated_at.is_(None)
+            & (FlagRow.flagged_at <= now - escalate_after)
+        )
+    found = {
+        (source, key)
+        for source, key in session.execute(select(FlagRow.source, FlagRow.key).where(owed))
+    }
+    found.update((source, key) for source, key, _at in open_intents(session))
+    return found
 
 
 def _row(ident: Ident, state: FlagState, now: datetime) -> dict[str, Any]:

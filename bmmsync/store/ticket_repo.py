@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Collection, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from dataclasses import fields as dataclass_fields
 from datetime import UTC, datetime
 from typing import Any
@@ -20,15 +20,13 @@ from bmmsync.store.upsert import BATCH_ROWS, bulk_upsert
 
 @dataclass
 class UpsertCounts:
+    """How many stored tickets were new, changed or unchanged, and which were new or changed
+    (what an incremental check judges again)."""
+
     new: int = 0
     changed: int = 0
     unchanged: int = 0
-
-    def __iadd__(self, other: UpsertCounts) -> UpsertCounts:
-        self.new += other.new
-        self.changed += other.changed
-        self.unchanged += other.unchanged
-        return self
+    touched: list[tuple[str, str]] = field(default_factory=list)
 
 
 def storable(value: Any) -> Any:
@@ -108,6 +106,8 @@ def upsert_tickets(session: Session, tickets: Sequence[Ticket], now: datetime) -
                 counts.changed += 1
             else:
                 counts.unchanged += 1
+                continue
+            counts.touched.append(ident)
         bulk_upsert(session, TicketRow, batch.values())
     return counts
 

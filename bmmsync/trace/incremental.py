@@ -50,7 +50,8 @@ class ChildrenIndex:
 
 
 def _chain_signature(index: MapIndex, cid: str, today: date) -> object:
-    """Everything about a capability's chain that can change a ticket's verdict."""
+    """Everything about a capability's chain that can change a ticket's verdict, or the
+    bot's comment on it (which names the decisions and motivators)."""
     capability = index.capabilities.get(cid)
     if capability is None:
         return None
@@ -60,28 +61,33 @@ def _chain_signature(index: MapIndex, cid: str, today: date) -> object:
         if decision is None:
             decisions.append((did, None))
             continue
-        motivators: list[tuple[str, Status | None, bool | None]] = []
+        motivators: list[tuple[str, Status | None, str | None, bool | None]] = []
         for mid in decision.motivators:
             motivator = index.motivators.get(mid)
             if motivator is None:
-                motivators.append((mid, None, None))
+                motivators.append((mid, None, None, None))
             else:
                 overdue = motivator.review_by is not None and motivator.review_by < today
-                motivators.append((mid, motivator.status, overdue))
-        decisions.append((did, (decision.status, tuple(motivators))))
+                motivators.append((mid, motivator.status, motivator.name, overdue))
+        decisions.append((did, (decision.status, decision.name, tuple(motivators))))
     successors = index.successors(cid) if capability.status is Status.RETIRED else ()
     return (capability.status, tuple(decisions), successors)
 
 
-def changed_capabilities(old: MapIndex, new: MapIndex, today: date) -> set[str]:
-    """Capabilities whose chain differs between the two maps (added and removed included).
+def changed_capabilities(
+    old: MapIndex, new: MapIndex, today: date, since: date | None = None
+) -> set[str]:
+    """Capabilities whose chain differs between the two maps (added and removed included),
+    the old one as judged on `since` (default `today`): a review date passed in between
+    changes a verdict as a map edit does.
 
     Also those whose lookup changed: an id, alias or name that now names another capability
     or nothing, so labels resolve differently.
     """
     ids = set(old.capabilities) | set(new.capabilities)
+    then = since or today
     changed = {
-        cid for cid in ids if _chain_signature(old, cid, today) != _chain_signature(new, cid, today)
+        cid for cid in ids if _chain_signature(old, cid, then) != _chain_signature(new, cid, today)
     }
     old_lookup, new_lookup = old.lookup_table(), new.lookup_table()
     for key in set(old_lookup) | set(new_lookup):
@@ -99,6 +105,13 @@ def lookup_keys_changed(old: MapIndex, new: MapIndex) -> set[str]:
         for key in set(old_lookup) | set(new_lookup)
         if old_lookup.get(key) != new_lookup.get(key)
     }
+
+
+def links_miss_map_change(old: MapIndex, new: MapIndex, rules: MappingRules) -> bool:
+    """True when a map change can alter tickets that no stored link or finding points at:
+    under a bare label pattern (`{id}`) a moved id, alias or name turns an ordinary label
+    into a capability (or back), and only judging every ticket finds who carries it."""
+    return any(p.bare for p in rules.label_patterns) and bool(lookup_keys_changed(old, new))
 
 
 def tickets_for_map_change(

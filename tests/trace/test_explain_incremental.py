@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import date
 
 import pytest
 
@@ -11,6 +12,7 @@ from bmmsync.trace.explain import ExplainNode, explain
 from bmmsync.trace.incremental import (
     ChildrenIndex,
     changed_capabilities,
+    links_miss_map_change,
     tickets_for_map_change,
 )
 from bmmsync.trace.index import MapIndex
@@ -206,6 +208,38 @@ def test_changed_capabilities_sees_review_dates_and_aliases() -> None:
         "stale-cap",
         "mixed-cap",
     }
+
+
+def test_changed_capabilities_since_a_day_sees_a_review_date_pass_and_renames() -> None:
+    """Same map, judged on 2026-12-31 and again on 2027-01-02: `fresh` (due 2027-01-01)
+    became overdue in between. A decision's or motivator's new name changes the comment."""
+    before, after = date(2026, 12, 31), date(2027, 1, 2)
+    index = demo_index()
+    passed = {cid for cid in index.capabilities if "fresh" in _motivators(index, cid)}
+    assert passed and changed_capabilities(index, index, after, since=before) == passed
+    assert changed_capabilities(index, index, after, since=after) == set()
+    model = demo_model()
+    renamed = tuple(replace(d, name="Onboarding 2.0") if d.id == "onboarding" else d
+                    for d in model.decisions)  # fmt: skip
+    new = MapIndex(replace(model, decisions=renamed))
+    assert changed_capabilities(index, new, TODAY) == {
+        cid for cid, c in index.capabilities.items() if "onboarding" in c.decisions
+    }
+
+
+def _motivators(index: MapIndex, cid: str) -> set[str]:
+    return {m for d in index.capabilities[cid].decisions for m in index.decisions[d].motivators}
+
+
+def test_links_miss_a_moved_name_only_under_a_bare_label_pattern() -> None:
+    model = demo_model()
+    caps = tuple(replace(c, aliases=(*c.aliases, "web")) if c.id == "data-export" else c
+                 for c in model.capabilities)  # fmt: skip
+    new = MapIndex(replace(model, capabilities=caps))
+    bare = MappingRules(capability_labels=("cap:{id}", "{id}"))
+    assert links_miss_map_change(demo_index(), new, bare)
+    assert not links_miss_map_change(demo_index(), new, RULES)
+    assert not links_miss_map_change(demo_index(), demo_index(), bare)
 
 
 def test_tickets_for_map_change() -> None:
