@@ -4,14 +4,16 @@
 `execute()` carries it out. Dry run is simply not calling `execute()`.
 
 Crash safety: an intent row goes to the audit log (committed) before each write, the outcome
-and the flag memory after it (committed). A comment is created only after looking for ours by
-its marker, so a rerun after a crash at any point edits the comment the crashed run posted
-instead of posting a second one: effects exactly once, attempts at least once.
+and the flag memory after it (committed), a chunk of writes at a time (`CHUNK`). A comment is
+created only after looking for ours by its marker (unless the ticket's fresh read showed no
+comment of ours), so a rerun after a crash at any point edits the comment the crashed run
+posted instead of posting a second one: effects exactly once, attempts at least once.
 Per-write failures are recorded (audit log and stats) and the other writes go on; the ticket
 keeps its place at the front of the queue, so the next run converges.
 
-One writer: each intent is recorded in the same transaction as the run lease's fence check
-(`Fence.check`), so a process that lost the lease stops before its next write.
+One writer: a chunk's intents are recorded in the same transaction as the run lease's fence
+check (`Fence.check`), and each later call of the chunk checks the fence again first, so a
+process that lost the lease stops before its next write.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
@@ -50,13 +52,14 @@ from bmmsync.errors import LeaseLost
 from bmmsync.store.audit_repo import (
     DONE,
     FAILED,
+    INTERRUPTED,
     mark_interrupted,
     open_intents,
-    record_intent,
-    record_outcome,
+    record_intents,
+    record_outcomes,
 )
 from bmmsync.store.database import Store
-from bmmsync.store.flag_repo import Ident, load_flags, mirror_ticket, save_flags
+from bmmsync.store.flag_repo import Ident, load_flags, mirror_tickets, save_flags
 from bmmsync.sync import connector_options
 from connectors.base import CommentTooLong, Connector
 from connectors.registry import ConnectorFactory, connector_for
@@ -231,6 +234,26 @@ class _Outcome:
     comment_id: str | None = None
 
 
+@dataclass
+class _Call:
+    """One tracker call of a chunk: a planned write, or the flag label's creation (`write`
+    None), with its audit row and what came of it."""
+
+    source: str
+    key: str
+    action: str
+    do: Callable[[], _Outcome]
+    write: Write | None = None
+    audit_id: int = 0
+    outcome: _Outcome | None = None
+    error: Exception | None = None
+
+
+CHUNK = 50
+"""Writes whose intents are recorded in one transaction (with the fence check), and whose
+outcomes in another; each call checks the fence again first (a read, no commit)."""
+
+
 class _Executor:
     def __init__(
         self, prepared: Prepared, store: Store, run_id: str, label: str, fence: Fence
@@ -241,56 +264,52 @@ class _Executor:
         self.run_id = run_id
         self.label = label
         self.ensured: set[tuple[str, str]] = set()
+        self.fenced = False
 
     def now(self) -> datetime:
         return datetime.now(UTC)
 
-    def audited(
-        self,
-        source: str,
-        key: str,
-        action: str,
-        do: Callable[[], _Outcome],
-        settle: Callable[[Session, _Outcome], None] | None = None,
-    ) -> _Outcome:
-        """Intent committed before `do()`, outcome after; raises what `do()` raised.
+    def calls(self, writes: Sequence[Write]) -> list[_Call]:
+        """The chunk's calls in order: before a write adding the flag label, the label's
+        creation (once per project and run)."""
+        calls = []
+        for write in writes:
+            conn = self.prepared.connectors[write.source]
+            where = (write.source, write.project)
+            if write.action is Action.ADD_LABEL and write.project and where not in self.ensured:
+                self.ensured.add(where)
+                ensure = partial(self.ensure_label, conn, write.project)
+                calls.append(_Call(write.source, write.project, ENSURE_LABEL, ensure))
+            do = partial(self.perform, conn, write)
+            calls.append(_Call(write.source, write.key, write.action.value, do, write))
+        return calls
 
-        `settle` records what the write changed in the same transaction as its outcome, so
-        a crash can never leave a write marked done while its effect is forgotten.
+    def record_intents(self, calls: list[_Call]) -> None:
+        """Every intent of the chunk committed, with the fence check, before any call.
         Raises `LeaseLost` (nothing written, nothing recorded) when the lease is not ours."""
         with self.store.session() as session:
             self.fence.check(session)
-            audit_id = record_intent(session, self.run_id, source, key, action, self.now())
-        try:
-            outcome = do()
-        except Exception as exc:
-            with self.store.session() as session:
-                record_outcome(session, audit_id, FAILED, _describe(exc), None, self.now())
-            raise
-        with self.store.session() as session:
-            record_outcome(session, audit_id, DONE, outcome.result, outcome.response_id, self.now())
-            if settle is not None:
-                settle(session, outcome)
-        return outcome
+            intents = [(c.source, c.key, c.action) for c in calls]
+            ids = record_intents(session, self.run_id, intents, self.now())
+        self.fenced = True
+        for call, audit_id in zip(calls, ids, strict=True):
+            call.audit_id = audit_id
 
-    def ensure_label(self, conn: Connector, write: Write) -> None:
-        """Create the flag label with colour and description once per project and run; if the
-        token may not, adding it may still work (trackers create labels on use)."""
-        where = (write.source, write.project)
-        if where in self.ensured or not write.project:
+    def refence(self) -> None:
+        """Before each call but the chunk's first (fenced with the intents): the fence again,
+        in a read-only transaction, so a process that lost the lease stops before its next
+        write."""
+        if self.fenced:
+            self.fenced = False
             return
-        self.ensured.add(where)
+        with self.store.session() as session:
+            self.fence.check(session)
 
-        def do() -> _Outcome:
-            conn.ensure_label(write.project, self.label, LABEL_COLOR, LABEL_DESCRIPTION)
-            return _Outcome(f"label {self.label!r} in {write.project}")
-
-        try:
-            self.audited(write.source, write.project, ENSURE_LABEL, do)
-        except LeaseLost:
-            raise
-        except Exception as exc:
-            log.warning("could not create label in %s: %s", write.project, _describe(exc))
+    def ensure_label(self, conn: Connector, project: str) -> _Outcome:
+        """Create the flag label with colour and description; if the token may not, adding
+        it may still work (trackers create labels on use)."""
+        conn.ensure_label(project, self.label, LABEL_COLOR, LABEL_DESCRIPTION)
+        return _Outcome(f"label {self.label!r} in {project}")
 
     def perform(self, conn: Connector, write: Write) -> _Outcome:
         key, action = write.key, write.action
@@ -376,6 +395,12 @@ def execute(
     """Carry out `prepared.plan` in order, each write fenced by the run lease; never raises
     for a failing write.
 
+    Chunk by chunk (`CHUNK` writes): the intents in one transaction with the fence check,
+    then the calls, then the outcomes with what each write changed (the flag memory, the
+    mirrored ticket) in one transaction. An intent is thus durable before its call; a crash
+    before the outcomes leaves open intents, which the next run treats as a crash mid-write
+    (labels recovered from the tracker, our comment found by its marker).
+
     Writes not reached because `stop` was set, or because the lease was lost
     (`stats.lost_lease`), count as deferred (first next run)."""
     plan, now = prepared.plan, prepared.now
@@ -398,48 +423,42 @@ def execute(
         mark_interrupted(session, run.run_id)
         save_flags(session, memory.items(), now)
     pending: set[Ident] = {w.ticket for w in plan.deferred}
-    for index, write in enumerate(plan.writes):
+    for start in range(0, len(plan.writes), CHUNK):
         if stop is not None and stop.is_set():
-            rest = plan.writes[index:]
+            rest = plan.writes[start:]
             stats.deferred += len(rest)
             pending.update(w.ticket for w in rest)
             break
-        conn = prepared.connectors[write.source]
-
-        def settle(session: Session, outcome: _Outcome, write: Write = write) -> None:
-            state = after_write(memory.get(write.ticket), write, run.now(), outcome.comment_id)
-            memory[write.ticket] = state
-            save_flags(session, [(write.ticket, state)], now)
-            mirror_ticket(session, write.ticket, **run.mirror(write))
-
+        calls = run.calls(plan.writes[start : start + CHUNK])
         try:
-            if write.action is Action.ADD_LABEL:
-                run.ensure_label(conn, write)
-            run.audited(
-                write.source,
-                write.key,
-                write.action.value,
-                partial(run.perform, conn, write),
-                settle,
-            )
+            run.record_intents(calls)
         except LeaseLost as exc:
-            rest = plan.writes[index:]
-            stats.lost_lease = True
-            stats.deferred += len(rest)
-            stats.errors.append(str(exc))
-            pending.update(w.ticket for w in rest)
-            log.error("flagging run %s stopped: %s", run.run_id, exc)
+            _lost(stats, pending, plan.writes[start:], exc, run.run_id)
             break
-        except Exception as exc:
-            stats.failed += 1
-            stats.errors.append(
-                f"{write.source} {write.key} {write.action.value}: {_describe(exc)}"
-            )
-            pending.add(write.ticket)
-            log.warning("write failed: %s", stats.errors[-1])
-            continue
-        stats.done += 1
-        stats.by_action[write.action.value] += 1
+        lost = _call_all(run, calls, stop)
+        _record_outcomes(run, calls, memory, now)
+        for call in calls:
+            write = call.write
+            if write is None:
+                if call.error is not None:
+                    log.warning("could not create label in %s: %s", call.key, call.error)
+            elif call.outcome is not None:
+                stats.done += 1
+                stats.by_action[write.action.value] += 1
+            elif call.error is not None:
+                stats.failed += 1
+                stats.errors.append(
+                    f"{write.source} {write.key} {write.action.value}: {call.error}"
+                )
+                pending.add(write.ticket)
+                log.warning("write failed: %s", stats.errors[-1])
+            elif lost is None:  # stopped
+                stats.deferred += 1
+                pending.add(write.ticket)
+        if lost is not None:
+            reached = [c.write for c in calls if c.write and (c.outcome or c.error)]
+            _lost(stats, pending, plan.writes[start + len(reached) :], lost, run.run_id)
+            break
     with store.session() as session:
         save_flags(
             session,
@@ -456,6 +475,63 @@ def execute(
         )
     log.info("flagging run %s: %s", run.run_id, stats.summary_line())
     return stats
+
+
+def _call_all(run: _Executor, calls: list[_Call], stop: threading.Event | None) -> LeaseLost | None:
+    """Make the chunk's calls in order until `stop` is set or the lease is lost (returned);
+    a failing call is kept with its error and the others go on."""
+    for call in calls:
+        if stop is not None and stop.is_set():
+            return None
+        try:
+            run.refence()
+        except LeaseLost as exc:
+            return exc
+        try:
+            call.outcome = call.do()
+        except LeaseLost as exc:  # a wait inside the call saw the lease go
+            return exc
+        except Exception as exc:
+            call.error = exc
+    return None
+
+
+def _record_outcomes(
+    run: _Executor, calls: list[_Call], memory: dict[Ident, FlagState], now: datetime
+) -> None:
+    """One transaction: each call's outcome (a call not made is marked interrupted) and what
+    the writes changed, so a write is never marked done while its effect is forgotten."""
+    at = run.now()
+    rows: list[tuple[int, str, str, str | None]] = []
+    states: dict[Ident, FlagState] = {}
+    mirrored: list[tuple[Ident, dict[str, Any]]] = []
+    with run.store.session() as session:
+        for call in calls:
+            if call.outcome is not None:
+                out = call.outcome
+                rows.append((call.audit_id, DONE, out.result, out.response_id))
+                write = call.write
+                if write is not None:
+                    state = after_write(memory.get(write.ticket), write, at, out.comment_id)
+                    memory[write.ticket] = states[write.ticket] = state
+                    mirrored.append((write.ticket, run.mirror(write)))
+            elif call.error is not None:
+                rows.append((call.audit_id, FAILED, _describe(call.error), None))
+            else:
+                rows.append((call.audit_id, INTERRUPTED, "not attempted (the run stopped)", None))
+        record_outcomes(session, rows, at)
+        save_flags(session, states.items(), now)
+        mirror_tickets(session, mirrored)
+
+
+def _lost(
+    stats: ApplyStats, pending: set[Ident], rest: Sequence[Write], exc: LeaseLost, run_id: str
+) -> None:
+    stats.lost_lease = True
+    stats.deferred += len(rest)
+    stats.errors.append(str(exc))
+    pending.update(w.ticket for w in rest)
+    log.error("flagging run %s stopped: %s", run_id, exc)
 
 
 def run_flagging(
