@@ -39,7 +39,7 @@ from bmmsync.store.map_repo import load_model, map_version
 from bmmsync.store.models import TicketRow, WebhookEventRow
 from bmmsync.sync import connector_options
 from bmmsync.trace.index import MapIndex
-from connectors.base import ChecksScope, Connector
+from connectors.base import ChecksScope, Connector, HintsComments
 from connectors.registry import ConnectorFactory, connector_for
 
 log = logging.getLogger("bmmsync.hooks")
@@ -191,6 +191,9 @@ class Worker:
         report.events = len(batch.events)
         if not batch.events:
             return
+        for _, conn in self._connectors.values():  # another process may have commented since
+            if isinstance(conn, HintsComments):
+                conn.comment_hints.forget()
         ours = _ours(config)
         by_source: dict[str, list[QueuedEvent]] = {}
         for event in batch.events:
