@@ -441,14 +441,14 @@ def execute(
             write = call.write
             if write is None:
                 if call.error is not None:
-                    log.warning("could not create label in %s: %s", call.key, call.error)
+                    log.warning("could not create label in %s: %s", call.key, _describe(call.error))
             elif call.outcome is not None:
                 stats.done += 1
                 stats.by_action[write.action.value] += 1
             elif call.error is not None:
                 stats.failed += 1
                 stats.errors.append(
-                    f"{write.source} {write.key} {write.action.value}: {call.error}"
+                    f"{write.source} {write.key} {write.action.value}: {_describe(call.error)}"
                 )
                 pending.add(write.ticket)
                 log.warning("write failed: %s", stats.errors[-1])
