@@ -3,17 +3,18 @@
 `prepare()` builds the plan (the same call for `bmmsync plan` and `bmmsync apply`);
 `execute()` carries it out. Dry run is simply not calling `execute()`.
 
-Crash safety: an intent row goes to the audit log (committed) before each write, the outcome
-and the flag memory after it (committed), a chunk of writes at a time (`CHUNK`). A comment is
-created only after looking for ours by its marker (unless the ticket's fresh read showed no
-comment of ours), so a rerun after a crash at any point edits the comment the crashed run
-posted instead of posting a second one: effects exactly once, attempts at least once.
+Crash safety: an intent row goes to the audit log (committed) before each write (the intents
+of a chunk of writes at once, `CHUNK`), the outcome and the flag memory after it (committed).
+A comment is created only after looking for ours by its marker (unless the ticket's fresh
+read showed no comment of ours), so a rerun after a crash at any point edits the comment the
+crashed run posted instead of posting a second one: effects exactly once, attempts at least
+once.
 Per-write failures are recorded (audit log and stats) and the other writes go on; the ticket
 keeps its place at the front of the queue, so the next run converges.
 
 One writer: a chunk's intents are recorded in the same transaction as the run lease's fence
-check (`Fence.check`), and each later call of the chunk checks the fence again first, so a
-process that lost the lease stops before its next write.
+check (`Fence.check`), and each later call of the chunk is fenced by the transaction that
+records the outcome before it, so a process that lost the lease stops before its next write.
 """
 
 from __future__ import annotations
@@ -250,8 +251,8 @@ class _Call:
 
 
 CHUNK = 50
-"""Writes whose intents are recorded in one transaction (with the fence check), and whose
-outcomes in another; each call checks the fence again first (a read, no commit)."""
+"""Writes whose intents are recorded in one transaction, with the fence check; each outcome
+is recorded after its call in the transaction that checks the fence for the next call."""
 
 
 class _Executor:
@@ -264,7 +265,6 @@ class _Executor:
         self.run_id = run_id
         self.label = label
         self.ensured: set[tuple[str, str]] = set()
-        self.fenced = False
 
     def now(self) -> datetime:
         return datetime.now(UTC)
@@ -291,19 +291,38 @@ class _Executor:
             self.fence.check(session)
             intents = [(c.source, c.key, c.action) for c in calls]
             ids = record_intents(session, self.run_id, intents, self.now())
-        self.fenced = True
         for call, audit_id in zip(calls, ids, strict=True):
             call.audit_id = audit_id
 
-    def refence(self) -> None:
-        """Before each call but the chunk's first (fenced with the intents): the fence again,
-        in a read-only transaction, so a process that lost the lease stops before its next
-        write."""
-        if self.fenced:
-            self.fenced = False
-            return
+    def record_outcome(
+        self, call: _Call, memory: dict[Ident, FlagState], now: datetime, fence_next: bool
+    ) -> LeaseLost | None:
+        """One transaction right after the call: its outcome and what the write changed (the
+        flag memory, the mirrored ticket), so a write is never marked done while its effect
+        is forgotten; and, when another call follows, the fence for it (returned when the
+        lease is lost: the outcome is committed all the same)."""
+        at = self.now()
         with self.store.session() as session:
-            self.fence.check(session)
+            if call.outcome is None:
+                failed = _describe(call.error) if call.error is not None else ""
+                record_outcomes(session, [(call.audit_id, FAILED, failed, None)], at)
+            else:
+                done = (call.audit_id, DONE, call.outcome.result, call.outcome.response_id)
+                record_outcomes(session, [done], at)
+                write = call.write
+                if write is not None:
+                    state = after_write(
+                        memory.get(write.ticket), write, at, call.outcome.comment_id
+                    )
+                    memory[write.ticket] = state
+                    save_flags(session, [(write.ticket, state)], now)
+                    mirror_tickets(session, [(write.ticket, self.mirror(write))])
+            if fence_next:
+                try:
+                    self.fence.check(session)
+                except LeaseLost as exc:
+                    return exc
+        return None
 
     def ensure_label(self, conn: Connector, project: str) -> _Outcome:
         """Create the flag label with colour and description; if the token may not, adding
@@ -396,10 +415,11 @@ def execute(
     for a failing write.
 
     Chunk by chunk (`CHUNK` writes): the intents in one transaction with the fence check,
-    then the calls, then the outcomes with what each write changed (the flag memory, the
-    mirrored ticket) in one transaction. An intent is thus durable before its call; a crash
-    before the outcomes leaves open intents, which the next run treats as a crash mid-write
-    (labels recovered from the tracker, our comment found by its marker).
+    then each call followed by one transaction with its outcome, what it changed (the flag
+    memory, the mirrored ticket) and the fence check for the next call: one transaction per
+    write instead of two. An intent is durable before its call and an outcome before the
+    next call, so a crash leaves at most the write in flight to redo (plus open intents of
+    calls not made, which the next run treats as a crash mid-write).
 
     Writes not reached because `stop` was set, or because the lease was lost
     (`stats.lost_lease`), count as deferred (first next run)."""
@@ -435,8 +455,7 @@ def execute(
         except LeaseLost as exc:
             _lost(stats, pending, plan.writes[start:], exc, run.run_id)
             break
-        lost = _call_all(run, calls, stop)
-        _record_outcomes(run, calls, memory, now)
+        lost = _call_all(run, calls, memory, now, stop)
         for call in calls:
             write = call.write
             if write is None:
@@ -477,51 +496,39 @@ def execute(
     return stats
 
 
-def _call_all(run: _Executor, calls: list[_Call], stop: threading.Event | None) -> LeaseLost | None:
-    """Make the chunk's calls in order until `stop` is set or the lease is lost (returned);
-    a failing call is kept with its error and the others go on."""
-    for call in calls:
+def _call_all(
+    run: _Executor,
+    calls: list[_Call],
+    memory: dict[Ident, FlagState],
+    now: datetime,
+    stop: threading.Event | None,
+) -> LeaseLost | None:
+    """Make the chunk's calls in order, each outcome recorded before the next call (in the
+    transaction that checks the fence for it), until `stop` is set or the lease is lost
+    (returned). A failing call keeps its error and the others go on; calls not made are
+    recorded as interrupted."""
+    lost: LeaseLost | None = None
+    for index, call in enumerate(calls):
         if stop is not None and stop.is_set():
-            return None
-        try:
-            run.refence()
-        except LeaseLost as exc:
-            return exc
+            break
         try:
             call.outcome = call.do()
-        except LeaseLost as exc:  # a wait inside the call saw the lease go
-            return exc
+        except LeaseLost as exc:  # a wait inside the call saw the lease go: not made
+            lost = exc
+            break
         except Exception as exc:
             call.error = exc
-    return None
-
-
-def _record_outcomes(
-    run: _Executor, calls: list[_Call], memory: dict[Ident, FlagState], now: datetime
-) -> None:
-    """One transaction: each call's outcome (a call not made is marked interrupted) and what
-    the writes changed, so a write is never marked done while its effect is forgotten."""
-    at = run.now()
-    rows: list[tuple[int, str, str, str | None]] = []
-    states: dict[Ident, FlagState] = {}
-    mirrored: list[tuple[Ident, dict[str, Any]]] = []
-    with run.store.session() as session:
-        for call in calls:
-            if call.outcome is not None:
-                out = call.outcome
-                rows.append((call.audit_id, DONE, out.result, out.response_id))
-                write = call.write
-                if write is not None:
-                    state = after_write(memory.get(write.ticket), write, at, out.comment_id)
-                    memory[write.ticket] = states[write.ticket] = state
-                    mirrored.append((write.ticket, run.mirror(write)))
-            elif call.error is not None:
-                rows.append((call.audit_id, FAILED, _describe(call.error), None))
-            else:
-                rows.append((call.audit_id, INTERRUPTED, "not attempted (the run stopped)", None))
-        record_outcomes(session, rows, at)
-        save_flags(session, states.items(), now)
-        mirror_tickets(session, mirrored)
+        lost = run.record_outcome(call, memory, now, fence_next=index < len(calls) - 1)
+        if lost is not None:
+            break
+    rest = [c for c in calls if c.outcome is None and c.error is None]
+    if rest:
+        with run.store.session() as session:
+            note = "not attempted (the run stopped)"
+            record_outcomes(
+                session, [(c.audit_id, INTERRUPTED, note, None) for c in rest], run.now()
+            )
+    return lost
 
 
 def _lost(
