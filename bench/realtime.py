@@ -18,7 +18,9 @@ Variants: `--drop 10` (the sandbox drops 10 % of deliveries; every change must b
 the next reconciliation poll, `--poll-every` seconds), `--duplicate` and `--reorder` (every
 delivery sent twice, held back and sent in reverse in groups: no write may happen twice).
 SQLite by default (the loaded store is kept in /tmp/bmmsync-bench-realtime and copied for
-each run); `--db postgresql` loads into database `bmmsync_bench_rt` and drops it at the end.
+each run; `--bench-dir` elsewhere); `--db postgresql` loads into database `bmmsync_bench_rt`
+(`--pg-database`) and drops it at the end. `--profile FILE` runs `bmmsync run` with the
+worker's batches under cProfile (bench/profile_run.py).
 """
 
 from __future__ import annotations
@@ -58,7 +60,6 @@ from bmmsync.store.event_queue import depth
 from bmmsync.store.models import RunRow
 
 BENCH_DIR = Path("/tmp/bmmsync-bench-realtime")
-PG_DATABASE = "bmmsync_bench_rt"
 BMMSYNC = str(Path(sys.executable).with_name("bmmsync"))
 PROJECT = "RT"
 FLAG = "trace-broken"
@@ -90,9 +91,9 @@ def model_for_today(seed: int) -> Model:
 
 def store_url(args: argparse.Namespace) -> str:
     """A loaded store for this run: a copy of the kept SQLite file, or a fresh PG database."""
-    BENCH_DIR.mkdir(exist_ok=True)
+    args.bench_dir.mkdir(exist_ok=True)
     if args.db == "sqlite":
-        base = BENCH_DIR / f"backdrop-{args.tickets}.db"
+        base = args.bench_dir / f"backdrop-{args.tickets}.db"
         if not base.exists():
             started = time.perf_counter()
             figures = load_backdrop(f"sqlite:///{base}.part", args.tickets, args.seed)
@@ -103,10 +104,10 @@ def store_url(args: argparse.Namespace) -> str:
         return f"sqlite:///{work}"
     admin = create_engine(make_url(args.pg_url), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{PG_DATABASE}"'))
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{args.pg_database}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{args.pg_database}"'))
     admin.dispose()
-    url = make_url(args.pg_url).set(database=PG_DATABASE).render_as_string(hide_password=False)
+    url = make_url(args.pg_url).set(database=args.pg_database).render_as_string(hide_password=False)
     started = time.perf_counter()
     figures = load_backdrop(url, args.tickets, args.seed)
     print(f"loaded {args.tickets:,} tickets in {time.perf_counter() - started:.0f} s:", figures)
@@ -116,7 +117,7 @@ def store_url(args: argparse.Namespace) -> str:
 def drop_pg(args: argparse.Namespace) -> None:
     admin = create_engine(make_url(args.pg_url), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)'))
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{args.pg_database}" WITH (FORCE)'))
     admin.dispose()
 
 
@@ -228,6 +229,9 @@ def main() -> None:
     parser.add_argument("--idle", type=float, default=60.0, help="seconds of idle CPU measured")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL database")
+    parser.add_argument("--pg-database", default="bmmsync_bench_rt", help="loaded and dropped")
+    parser.add_argument("--bench-dir", type=Path, default=BENCH_DIR, help="stores and logs")
+    parser.add_argument("--profile", type=Path, help="cProfile the worker's batches into FILE")
     args = parser.parse_args()
     poll = args.poll_every or (60 if args.drop else 3600)
     figures: dict[str, Any] = {
@@ -248,7 +252,7 @@ def main() -> None:
         "load_at_start": load_1min(),
     }
     # one directory per run (its config, the `run` log, a SQLite store's working copy)
-    args.workdir = BENCH_DIR / f"run-{args.db}-{args.tickets}-{os.getpid()}"
+    args.workdir = args.bench_dir / f"run-{args.db}-{args.tickets}-{os.getpid()}"
     args.workdir.mkdir(parents=True)
     url = store_url(args)
     try:
@@ -275,8 +279,12 @@ def run_bench(
     config = write_config(workdir, sandbox, url, port, poll)
     store = Store.open(url)
     log = (workdir / "run.log").open("wb")
+    command = [BMMSYNC, "--config", str(config), "run"]
+    if args.profile is not None:
+        profiler = Path(__file__).with_name("profile_run.py")
+        command = [sys.executable, str(profiler), str(args.profile), *command[1:]]
     proc = subprocess.Popen(
-        [BMMSYNC, "--config", str(config), "run"],
+        command,
         env={**os.environ, "RT_HOOK_SECRET": SECRET, "NO_COLOR": "1"},
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -312,10 +312,11 @@ def _rejudge(
     today: date,
     affected: set[TicketId],
     now: datetime | None,
+    index: MapIndex | None = None,
 ) -> Recheck:
     tickets = tickets_by_id(session, affected)
     context = _with_ancestors(session, tickets)
-    index = MapIndex(load_model(session))
+    index = index or MapIndex(load_model(session))
     verdicts = [v for v in judge(context, index, rules, today) if (v.source, v.key) in affected]
     _keep_stored_suggestions(session, verdicts)
     judged = {(v.source, v.key) for v in verdicts}
@@ -371,15 +372,17 @@ def recheck(
     changed_keys: Iterable[TicketId],
     *,
     now: datetime | None = None,
+    index: MapIndex | None = None,
 ) -> Recheck:
     """Judge again the tickets a sync touched (`changed_keys`, gone ones included) and all
     their descendants, and replace their verdict rows; every other row is left untouched.
+    `index` is the stored map when the caller has it read already.
 
     Equal to a full check for those tickets, except that `no-capability` and
     `parent-missing` suggestions quoting per-project usage may lag until the next full
     check (see `bmmsync.trace.incremental`).
     """
-    return _rejudge(session, rules, today, _with_descendants(session, changed_keys), now)
+    return _rejudge(session, rules, today, _with_descendants(session, changed_keys), now, index)
 
 
 def recheck_map(
@@ -429,17 +432,23 @@ def map_changed_tickets(
 
 
 def recheck_judgement(
-    session: Session, rules: MappingRules, today: date, changed: Iterable[TicketId], now: datetime
+    session: Session,
+    rules: MappingRules,
+    today: date,
+    changed: Iterable[TicketId],
+    now: datetime,
+    index: MapIndex | None = None,
 ) -> Judgement:
     """`recheck`, as the judgement the bot plans from: the re-judged tickets still stored.
-    The one incremental path of the webhook worker and of incremental service runs."""
-    result = recheck(session, rules, today, changed, now=now)
+    The one incremental path of the webhook worker and of incremental service runs. The map
+    is read once (or is `index`, the stored map a caller keeps)."""
+    index = index or MapIndex(load_model(session))
+    result = recheck(session, rules, today, changed, now=now, index=index)
     idents = {(v.source, v.key) for v in result.verdicts}
     tickets = {(t.source, t.key): t for t in tickets_by_id(session, idents)}
-    model = load_model(session)
     verdicts = [v for v in result.verdicts if (v.source, v.key) in tickets]
     judged = [tickets[(v.source, v.key)] for v in verdicts]
-    return Judgement(model, MapIndex(model), judged, verdicts, rules)
+    return Judgement(index.model, index, judged, verdicts, rules)
 
 
 def summarise(judgement: Judgement) -> dict[str, Any]:

@@ -139,6 +139,48 @@ class WriteThrottle:
         self._lock.release()
 
 
+class CommentHints:
+    """Tickets whose fresh read (`fetch`) showed that no comment of ours can be on them: the
+    bot's first comment there needs no listing to look for its marker first.
+
+    A hint is used once (`take`), dropped when a comment is created, and forgotten by whoever
+    cannot be sure no other process commented since (the webhook worker, per batch)."""
+
+    def __init__(self) -> None:
+        self._none: set[str] = set()
+        self._lock = threading.Lock()
+
+    def saw(self, key: str, none_ours: bool) -> None:
+        with self._lock:
+            if none_ours:
+                self._none.add(key)
+            else:
+                self._none.discard(key)
+
+    def take(self, key: str) -> bool:
+        """True once if `key` was seen with no comment of ours."""
+        with self._lock:
+            if key in self._none:
+                self._none.discard(key)
+                return True
+            return False
+
+    def drop(self, key: str) -> None:
+        self.saw(key, False)
+
+    def forget(self) -> None:
+        with self._lock:
+            self._none.clear()
+
+
+@runtime_checkable
+class HintsComments(Protocol):
+    """A connector whose `fetch` fills `comment_hints` (GitHub's comment count, Jira's
+    `comment` field)."""
+
+    comment_hints: CommentHints
+
+
 @runtime_checkable
 class ListsStreams(Protocol):
     """A connector some of whose streams list other streams (GitHub orgs list repositories)."""

@@ -3,15 +3,18 @@
 `prepare()` builds the plan (the same call for `bmmsync plan` and `bmmsync apply`);
 `execute()` carries it out. Dry run is simply not calling `execute()`.
 
-Crash safety: an intent row goes to the audit log (committed) before each write, the outcome
-and the flag memory after it (committed). A comment is created only after looking for ours by
-its marker, so a rerun after a crash at any point edits the comment the crashed run posted
-instead of posting a second one: effects exactly once, attempts at least once.
+Crash safety: an intent row goes to the audit log (committed) before each write (the intents
+of a chunk of writes at once, `CHUNK`), the outcome and the flag memory after it (committed).
+A comment is created only after looking for ours by its marker (unless the ticket's fresh
+read showed no comment of ours), so a rerun after a crash at any point edits the comment the
+crashed run posted instead of posting a second one: effects exactly once, attempts at least
+once.
 Per-write failures are recorded (audit log and stats) and the other writes go on; the ticket
 keeps its place at the front of the queue, so the next run converges.
 
-One writer: each intent is recorded in the same transaction as the run lease's fence check
-(`Fence.check`), so a process that lost the lease stops before its next write.
+One writer: a chunk's intents are recorded in the same transaction as the run lease's fence
+check (`Fence.check`), and each later call of the chunk is fenced by the transaction that
+records the outcome before it, so a process that lost the lease stops before its next write.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
@@ -50,13 +53,14 @@ from bmmsync.errors import LeaseLost
 from bmmsync.store.audit_repo import (
     DONE,
     FAILED,
+    INTERRUPTED,
     mark_interrupted,
     open_intents,
-    record_intent,
-    record_outcome,
+    record_intents,
+    record_outcomes,
 )
 from bmmsync.store.database import Store
-from bmmsync.store.flag_repo import Ident, load_flags, mirror_ticket, save_flags
+from bmmsync.store.flag_repo import Ident, load_flags, mirror_tickets, save_flags
 from bmmsync.sync import connector_options
 from connectors.base import CommentTooLong, Connector
 from connectors.registry import ConnectorFactory, connector_for
@@ -231,6 +235,26 @@ class _Outcome:
     comment_id: str | None = None
 
 
+@dataclass
+class _Call:
+    """One tracker call of a chunk: a planned write, or the flag label's creation (`write`
+    None), with its audit row and what came of it."""
+
+    source: str
+    key: str
+    action: str
+    do: Callable[[], _Outcome]
+    write: Write | None = None
+    audit_id: int = 0
+    outcome: _Outcome | None = None
+    error: Exception | None = None
+
+
+CHUNK = 50
+"""Writes whose intents are recorded in one transaction, with the fence check; each outcome
+is recorded after its call in the transaction that checks the fence for the next call."""
+
+
 class _Executor:
     def __init__(
         self, prepared: Prepared, store: Store, run_id: str, label: str, fence: Fence
@@ -245,52 +269,66 @@ class _Executor:
     def now(self) -> datetime:
         return datetime.now(UTC)
 
-    def audited(
-        self,
-        source: str,
-        key: str,
-        action: str,
-        do: Callable[[], _Outcome],
-        settle: Callable[[Session, _Outcome], None] | None = None,
-    ) -> _Outcome:
-        """Intent committed before `do()`, outcome after; raises what `do()` raised.
+    def calls(self, writes: Sequence[Write]) -> list[_Call]:
+        """The chunk's calls in order: before a write adding the flag label, the label's
+        creation (once per project and run)."""
+        calls = []
+        for write in writes:
+            conn = self.prepared.connectors[write.source]
+            where = (write.source, write.project)
+            if write.action is Action.ADD_LABEL and write.project and where not in self.ensured:
+                self.ensured.add(where)
+                ensure = partial(self.ensure_label, conn, write.project)
+                calls.append(_Call(write.source, write.project, ENSURE_LABEL, ensure))
+            do = partial(self.perform, conn, write)
+            calls.append(_Call(write.source, write.key, write.action.value, do, write))
+        return calls
 
-        `settle` records what the write changed in the same transaction as its outcome, so
-        a crash can never leave a write marked done while its effect is forgotten.
+    def record_intents(self, calls: list[_Call]) -> None:
+        """Every intent of the chunk committed, with the fence check, before any call.
         Raises `LeaseLost` (nothing written, nothing recorded) when the lease is not ours."""
         with self.store.session() as session:
             self.fence.check(session)
-            audit_id = record_intent(session, self.run_id, source, key, action, self.now())
-        try:
-            outcome = do()
-        except Exception as exc:
-            with self.store.session() as session:
-                record_outcome(session, audit_id, FAILED, _describe(exc), None, self.now())
-            raise
+            intents = [(c.source, c.key, c.action) for c in calls]
+            ids = record_intents(session, self.run_id, intents, self.now())
+        for call, audit_id in zip(calls, ids, strict=True):
+            call.audit_id = audit_id
+
+    def record_outcome(
+        self, call: _Call, memory: dict[Ident, FlagState], now: datetime, fence_next: bool
+    ) -> LeaseLost | None:
+        """One transaction right after the call: its outcome and what the write changed (the
+        flag memory, the mirrored ticket), so a write is never marked done while its effect
+        is forgotten; and, when another call follows, the fence for it (returned when the
+        lease is lost: the outcome is committed all the same)."""
+        at = self.now()
         with self.store.session() as session:
-            record_outcome(session, audit_id, DONE, outcome.result, outcome.response_id, self.now())
-            if settle is not None:
-                settle(session, outcome)
-        return outcome
+            if call.outcome is None:
+                failed = _describe(call.error) if call.error is not None else ""
+                record_outcomes(session, [(call.audit_id, FAILED, failed, None)], at)
+            else:
+                done = (call.audit_id, DONE, call.outcome.result, call.outcome.response_id)
+                record_outcomes(session, [done], at)
+                write = call.write
+                if write is not None:
+                    state = after_write(
+                        memory.get(write.ticket), write, at, call.outcome.comment_id
+                    )
+                    memory[write.ticket] = state
+                    save_flags(session, [(write.ticket, state)], now)
+                    mirror_tickets(session, [(write.ticket, self.mirror(write))])
+            if fence_next:
+                try:
+                    self.fence.check(session)
+                except LeaseLost as exc:
+                    return exc
+        return None
 
-    def ensure_label(self, conn: Connector, write: Write) -> None:
-        """Create the flag label with colour and description once per project and run; if the
-        token may not, adding it may still work (trackers create labels on use)."""
-        where = (write.source, write.project)
-        if where in self.ensured or not write.project:
-            return
-        self.ensured.add(where)
-
-        def do() -> _Outcome:
-            conn.ensure_label(write.project, self.label, LABEL_COLOR, LABEL_DESCRIPTION)
-            return _Outcome(f"label {self.label!r} in {write.project}")
-
-        try:
-            self.audited(write.source, write.project, ENSURE_LABEL, do)
-        except LeaseLost:
-            raise
-        except Exception as exc:
-            log.warning("could not create label in %s: %s", write.project, _describe(exc))
+    def ensure_label(self, conn: Connector, project: str) -> _Outcome:
+        """Create the flag label with colour and description; if the token may not, adding
+        it may still work (trackers create labels on use)."""
+        conn.ensure_label(project, self.label, LABEL_COLOR, LABEL_DESCRIPTION)
+        return _Outcome(f"label {self.label!r} in {project}")
 
     def perform(self, conn: Connector, write: Write) -> _Outcome:
         key, action = write.key, write.action
@@ -376,6 +414,13 @@ def execute(
     """Carry out `prepared.plan` in order, each write fenced by the run lease; never raises
     for a failing write.
 
+    Chunk by chunk (`CHUNK` writes): the intents in one transaction with the fence check,
+    then each call followed by one transaction with its outcome, what it changed (the flag
+    memory, the mirrored ticket) and the fence check for the next call: one transaction per
+    write instead of two. An intent is durable before its call and an outcome before the
+    next call, so a crash leaves at most the write in flight to redo (plus open intents of
+    calls not made, which the next run treats as a crash mid-write).
+
     Writes not reached because `stop` was set, or because the lease was lost
     (`stats.lost_lease`), count as deferred (first next run)."""
     plan, now = prepared.plan, prepared.now
@@ -398,48 +443,41 @@ def execute(
         mark_interrupted(session, run.run_id)
         save_flags(session, memory.items(), now)
     pending: set[Ident] = {w.ticket for w in plan.deferred}
-    for index, write in enumerate(plan.writes):
+    for start in range(0, len(plan.writes), CHUNK):
         if stop is not None and stop.is_set():
-            rest = plan.writes[index:]
+            rest = plan.writes[start:]
             stats.deferred += len(rest)
             pending.update(w.ticket for w in rest)
             break
-        conn = prepared.connectors[write.source]
-
-        def settle(session: Session, outcome: _Outcome, write: Write = write) -> None:
-            state = after_write(memory.get(write.ticket), write, run.now(), outcome.comment_id)
-            memory[write.ticket] = state
-            save_flags(session, [(write.ticket, state)], now)
-            mirror_ticket(session, write.ticket, **run.mirror(write))
-
+        calls = run.calls(plan.writes[start : start + CHUNK])
         try:
-            if write.action is Action.ADD_LABEL:
-                run.ensure_label(conn, write)
-            run.audited(
-                write.source,
-                write.key,
-                write.action.value,
-                partial(run.perform, conn, write),
-                settle,
-            )
+            run.record_intents(calls)
         except LeaseLost as exc:
-            rest = plan.writes[index:]
-            stats.lost_lease = True
-            stats.deferred += len(rest)
-            stats.errors.append(str(exc))
-            pending.update(w.ticket for w in rest)
-            log.error("flagging run %s stopped: %s", run.run_id, exc)
+            _lost(stats, pending, plan.writes[start:], exc, run.run_id)
             break
-        except Exception as exc:
-            stats.failed += 1
-            stats.errors.append(
-                f"{write.source} {write.key} {write.action.value}: {_describe(exc)}"
-            )
-            pending.add(write.ticket)
-            log.warning("write failed: %s", stats.errors[-1])
-            continue
-        stats.done += 1
-        stats.by_action[write.action.value] += 1
+        lost = _call_all(run, calls, memory, now, stop)
+        for call in calls:
+            write = call.write
+            if write is None:
+                if call.error is not None:
+                    log.warning("could not create label in %s: %s", call.key, _describe(call.error))
+            elif call.outcome is not None:
+                stats.done += 1
+                stats.by_action[write.action.value] += 1
+            elif call.error is not None:
+                stats.failed += 1
+                stats.errors.append(
+                    f"{write.source} {write.key} {write.action.value}: {_describe(call.error)}"
+                )
+                pending.add(write.ticket)
+                log.warning("write failed: %s", stats.errors[-1])
+            elif lost is None:  # stopped
+                stats.deferred += 1
+                pending.add(write.ticket)
+        if lost is not None:
+            reached = [c.write for c in calls if c.write and (c.outcome or c.error)]
+            _lost(stats, pending, plan.writes[start + len(reached) :], lost, run.run_id)
+            break
     with store.session() as session:
         save_flags(
             session,
@@ -456,6 +494,51 @@ def execute(
         )
     log.info("flagging run %s: %s", run.run_id, stats.summary_line())
     return stats
+
+
+def _call_all(
+    run: _Executor,
+    calls: list[_Call],
+    memory: dict[Ident, FlagState],
+    now: datetime,
+    stop: threading.Event | None,
+) -> LeaseLost | None:
+    """Make the chunk's calls in order, each outcome recorded before the next call (in the
+    transaction that checks the fence for it), until `stop` is set or the lease is lost
+    (returned). A failing call keeps its error and the others go on; calls not made are
+    recorded as interrupted."""
+    lost: LeaseLost | None = None
+    for index, call in enumerate(calls):
+        if stop is not None and stop.is_set():
+            break
+        try:
+            call.outcome = call.do()
+        except LeaseLost as exc:  # a wait inside the call saw the lease go: not made
+            lost = exc
+            break
+        except Exception as exc:
+            call.error = exc
+        lost = run.record_outcome(call, memory, now, fence_next=index < len(calls) - 1)
+        if lost is not None:
+            break
+    rest = [c for c in calls if c.outcome is None and c.error is None]
+    if rest:
+        with run.store.session() as session:
+            note = "not attempted (the run stopped)"
+            record_outcomes(
+                session, [(c.audit_id, INTERRUPTED, note, None) for c in rest], run.now()
+            )
+    return lost
+
+
+def _lost(
+    stats: ApplyStats, pending: set[Ident], rest: Sequence[Write], exc: LeaseLost, run_id: str
+) -> None:
+    stats.lost_lease = True
+    stats.deferred += len(rest)
+    stats.errors.append(str(exc))
+    pending.update(w.ticket for w in rest)
+    log.error("flagging run %s stopped: %s", run_id, exc)
 
 
 def run_flagging(

@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bmmsync.bot.flagging import execute, prepare
 from bmmsync.checking import recheck_judgement
@@ -34,9 +35,11 @@ from bmmsync.service.runner import take_run_lease
 from bmmsync.store import ticket_repo
 from bmmsync.store.database import Store
 from bmmsync.store.event_queue import QueuedEvent, claim, complete, count_refusal, retry_later
+from bmmsync.store.map_repo import load_model, map_version
 from bmmsync.store.models import TicketRow, WebhookEventRow
 from bmmsync.sync import connector_options
-from connectors.base import ChecksScope, Connector
+from bmmsync.trace.index import MapIndex
+from connectors.base import ChecksScope, Connector, HintsComments
 from connectors.registry import ConnectorFactory, connector_for
 
 log = logging.getLogger("bmmsync.hooks")
@@ -134,6 +137,7 @@ class Worker:
         self.writer = writer or threading.Lock()
         self.wake = threading.Event()
         self._connectors: dict[str, tuple[Any, Connector]] = {}
+        self._map: tuple[tuple[Any, ...], MapIndex] | None = None
 
     def connector(self, config: Config, name: str) -> Connector:
         """One connector per source, kept across batches (Jira's field ids are read once)."""
@@ -143,6 +147,14 @@ class Worker:
             cached = (src, self.factory(src, connector_options(config)))
             self._connectors[name] = cached
         return cached[1]
+
+    def stored_map(self, session: Session) -> MapIndex:
+        """The stored map, decoded again only when `map_version` changes (a run synced an
+        edited map): decoding it for each batch was a tenth of the batch's CPU."""
+        version = map_version(session)
+        if self._map is None or self._map[0] != version:
+            self._map = (version, MapIndex(load_model(session)))
+        return self._map[1]
 
     def has_due(self, now: datetime) -> bool:
         with self.store.session() as session:
@@ -179,6 +191,9 @@ class Worker:
         report.events = len(batch.events)
         if not batch.events:
             return
+        for _, conn in self._connectors.values():  # another process may have commented since
+            if isinstance(conn, HintsComments):
+                conn.comment_hints.forget()
         ours = _ours(config)
         by_source: dict[str, list[QueuedEvent]] = {}
         for event in batch.events:
@@ -285,9 +300,8 @@ class Worker:
     ) -> None:
         now = datetime.now(UTC)
         with self.store.session() as session:
-            judgement = recheck_judgement(
-                session, config.mapping.to_rules(), now.date(), changed, now
-            )
+            rules, index = config.mapping.to_rules(), self.stored_map(session)
+            judgement = recheck_judgement(session, rules, now.date(), changed, now, index)
         prepared = prepare(
             config,
             self.store,

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from bmmsync.store.models import AuditRow
@@ -15,30 +16,34 @@ FAILED = "failed"
 INTERRUPTED = "interrupted"
 
 
-def record_intent(
-    session: Session, run_id: str, source: str, key: str, action: str, at: datetime
-) -> int:
-    row = AuditRow(
-        at=at, run_id=run_id, source=source, key=key, action=action, status=INTENT, result=""
-    )
-    session.add(row)
-    session.flush()
-    return row.id
+def record_intents(
+    session: Session, run_id: str, intents: Sequence[tuple[str, str, str]], at: datetime
+) -> list[int]:
+    """Intent rows for (source, key, action) in one statement; their ids, in order."""
+    if not intents:
+        return []
+    rows = [
+        {"at": at, "run_id": run_id, "source": s, "key": k, "action": a, "status": INTENT}
+        for s, k, a in intents
+    ]
+    stmt = insert(AuditRow).values(result="").returning(AuditRow.id, sort_by_parameter_order=True)
+    return list(session.scalars(stmt, rows))
 
 
-def record_outcome(
+def record_outcomes(
     session: Session,
-    audit_id: int,
-    status: str,
-    result: str,
-    response_id: str | None,
+    outcomes: Sequence[tuple[int, str, str, str | None]],
     at: datetime,
 ) -> None:
-    session.execute(
-        update(AuditRow)
-        .where(AuditRow.id == audit_id)
-        .values(status=status, result=result[:2000], response_id=response_id, at=at)
-    )
+    """(audit id, status, result, response id) for many intents in one statement."""
+    if outcomes:
+        session.execute(
+            update(AuditRow),
+            [
+                {"id": i, "status": st, "result": r[:2000], "response_id": rid, "at": at}
+                for i, st, r, rid in outcomes
+            ],
+        )
 
 
 def open_intents(session: Session, action: str | None = None) -> list[tuple[str, str, datetime]]:

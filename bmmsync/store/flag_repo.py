@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
@@ -89,32 +89,37 @@ def save_flags(session: Session, states: Iterable[tuple[Ident, FlagState]], now:
     bulk_upsert(session, FlagRow, (_row(ident, state, now) for ident, state in states))
 
 
-def mirror_ticket(
-    session: Session,
-    ident: Ident,
-    *,
-    add_label: str | None = None,
-    remove_label: str | None = None,
-    state: str | None = None,
-    closed: bool | None = None,
-) -> None:
-    """Record on the stored ticket what the bot just did on the tracker, so the next plan
-    (before the next sync) sees it and does not repeat the write."""
-    row = session.get(TicketRow, ident)
-    if row is None:
-        return
-    labels = list(row.labels)
-    if add_label and add_label.casefold() not in {x.casefold() for x in labels}:
-        labels.append(add_label)
-    if remove_label:
-        labels = [x for x in labels if x.casefold() != remove_label.casefold()]
-    values: dict[str, Any] = {"labels": labels}
-    if state is not None:
-        values["state"] = state
-    if closed is not None:
-        values["closed"] = closed
-    session.execute(
-        update(TicketRow)
-        .where(TicketRow.source == ident[0], TicketRow.key == ident[1])
-        .values(**values)
-    )
+def mirror_tickets(session: Session, changes: Sequence[tuple[Ident, dict[str, Any]]]) -> None:
+    """Record on the stored tickets what the bot just did on the tracker, so the next plan
+    (before the next sync) sees it and does not repeat the write. `changes` are the writes in
+    order, each `{"add_label": ..., "remove_label": ..., "state": ..., "closed": ...}` (any
+    of them); the stored labels are read in one query per source and batch."""
+    labels: dict[Ident, list[str]] = {}
+    by_source: dict[str, list[str]] = {}
+    for (source, key), _ in changes:
+        by_source.setdefault(source, []).append(key)
+    for source, keys in by_source.items():
+        for start in range(0, len(keys), BATCH_ROWS):
+            query = select(TicketRow.key, TicketRow.labels).where(
+                TicketRow.source == source, TicketRow.key.in_(keys[start : start + BATCH_ROWS])
+            )
+            labels.update(
+                ((source, key), list(found or [])) for key, found in session.execute(query)
+            )
+    values: dict[Ident, dict[str, Any]] = {}
+    for ident, change in changes:
+        if ident not in labels:
+            continue
+        now = labels[ident]
+        add, remove = change.get("add_label"), change.get("remove_label")
+        if add and add.casefold() not in {x.casefold() for x in now}:
+            now.append(add)
+        if remove:
+            now[:] = [x for x in now if x.casefold() != remove.casefold()]
+        row = values.setdefault(ident, {})
+        row["labels"] = list(now)
+        row.update({k: change[k] for k in ("state", "closed") if change.get(k) is not None})
+    for (source, key), row in values.items():
+        session.execute(
+            update(TicketRow).where(TicketRow.source == source, TicketRow.key == key).values(**row)
+        )

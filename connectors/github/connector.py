@@ -24,6 +24,7 @@ from connectors.base import (
     LOST,
     CommentBody,
     CommentFormat,
+    CommentHints,
     CommentRef,
     CommentTooLong,
     ConnectorOptions,
@@ -110,6 +111,7 @@ class GitHubConnector:
         )
         self._retrier = Retrier(source.name, hint, options.sleep)
         self._throttle = WriteThrottle(options.write_interval, options.sleep)
+        self.comment_hints = CommentHints()
 
     # ------------------------------------------------------------------ plumbing
 
@@ -307,6 +309,7 @@ class GitHubConnector:
         )
         if answer is None or not isinstance(answer[1], dict):
             return None
+        self.comment_hints.saw(key, answer[1].get("comments") == 0)
         return to_ticket(self.name, answer[1])
 
     # ------------------------------------------------------------------ writes
@@ -349,6 +352,7 @@ class GitHubConnector:
         return text
 
     def create_comment(self, key: str, body: CommentBody, marker: str) -> CommentRef:
+        self.comment_hints.drop(key)
         repo, number = split_key(key)
         answer = self._write(
             "POST",
@@ -360,7 +364,10 @@ class GitHubConnector:
         return CommentRef(str(answer[1]["id"]))
 
     def find_comment(self, key: str, marker: str) -> CommentRef | None:
-        """Our comment on `key` by its hidden marker (when the stored id is lost)."""
+        """Our comment on `key` by its hidden marker (when the stored id is lost); no request
+        when the issue's fresh read counted no comment at all."""
+        if self.comment_hints.take(key):
+            return None
         repo, number = split_key(key)
         tag = marker_tag(marker)
         what = f"listing comments of {key}"

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from bmmsync.bot.flagging import apply_step
+from bmmsync.bot.flagging import MARKER, apply_step
 from bmmsync.config.settings import Config
 from bmmsync.hooks.worker import CLAIM_TTL, Worker
 from bmmsync.sandbox.server import SandboxServer
@@ -25,6 +25,7 @@ from bmmsync.service.runner import run_once
 from bmmsync.store.database import Store
 from bmmsync.store.event_queue import depth, health
 from bmmsync.store.models import AuditRow
+from bmmsync.sync import connector_options
 from tests.hooks.helpers import deliveries, drain, hook_config, register, serve_hooks, settle
 
 FLAG = "trace-broken"
@@ -393,3 +394,61 @@ def test_a_new_jira_issue_inside_the_jql_is_read_and_flagged(
         report = settle(sandbox, flagged, store)
     assert report.unwatched == 0 and report.fetched >= 1
     assert FLAG in state.jira_issue(issue.key).labels
+
+
+def _requests_for(sandbox: SandboxServer, fragment: str) -> list[tuple[str, str]]:
+    log = sandbox.sandbox.log.snapshot(True)["requests"]
+    return [(r["method"], r["path"]) for r in log if fragment in r["path"]]
+
+
+def _settle_with(worker: Worker, sandbox: SandboxServer) -> None:
+    """Deliver and drain to empty with this one worker (its connectors kept across batches)."""
+    while True:
+        deliveries(sandbox)
+        if not worker.drain_once().events:
+            return
+
+
+def test_a_first_break_costs_three_requests_the_fresh_read_says_no_comment_to_look_for(
+    flagged: Config, sandbox: SandboxServer, store: Store
+) -> None:
+    """GitHub's issue counts its comments and Jira's issue GET returns its `comment` field:
+    with none of ours there, the first flag costs GET, label, comment (no listing)."""
+    state = sandbox.state
+    assert state.gh_issue("acme/web", 23).comments == 0
+    assert state.jira_issue("PLAT-9").comment_ids == []
+    with serve_hooks(flagged, store) as root:
+        register(sandbox, root)
+        sandbox.sandbox.log.clear()
+        state.gh_remove_label(state.gh_issue("acme/web", 23), "cap:audit-log", "alice")
+        issue = state.jira_issue("PLAT-9")
+        state.jira_update(issue, "557058:alice", labels=[])
+        settle(sandbox, flagged, store)
+    assert FLAG in _labels(sandbox, "acme/web", 23) and FLAG in state.jira_issue("PLAT-9").labels
+    assert [m for m, _ in _requests_for(sandbox, "/issues/23")] == ["GET", "POST", "POST"]
+    assert [m for m, _ in _requests_for(sandbox, "/issue/PLAT-9")] == ["GET", "PUT", "POST"]
+    assert state.gh_issue("acme/web", 23).comments == 1
+    assert len(state.jira_issue("PLAT-9").comment_ids) == 1
+
+
+def test_a_fresh_read_from_an_earlier_batch_never_skips_the_marker_lookup(
+    flagged: Config, sandbox: SandboxServer, store: Store
+) -> None:
+    """One comment per ticket, ever: a batch reads acme/mobile#2 (no comment then), another
+    process then posts our comment there (a run that crashed before recording it), and a
+    later batch breaks #2 through its parent without reading #2 again. The comment is found
+    by its marker and edited, not posted twice."""
+    state = sandbox.state
+    worker = Worker(lambda: flagged, store, "test-worker")
+    with serve_hooks(flagged, store) as root:
+        register(sandbox, root)
+        state.gh_add_labels(state.gh_issue("acme/mobile", 2), ["ux"], "alice")
+        _settle_with(worker, sandbox)
+        assert FLAG not in _labels(sandbox, "acme/mobile", 2)
+        other = worker.factory(flagged.source("web"), connector_options(flagged))
+        other.create_comment("acme/mobile#2", "posted by a run that then crashed", MARKER)
+        state.gh_remove_label(state.gh_issue("acme/mobile", 1), "cap:offline", "alice")
+        _settle_with(worker, sandbox)
+    assert FLAG in _labels(sandbox, "acme/mobile", 1) and FLAG in _labels(sandbox, "acme/mobile", 2)
+    assert state.gh_issue("acme/mobile", 2).comments == 1
+    assert state.gh_issue("acme/mobile", 1).comments == 1
