@@ -70,7 +70,7 @@ PAGES: tuple[Page, ...] = (
         "/review",
         "Sprint review",
         "review.html.j2",
-        (*FILTERS, "reason", "q", "flagged_since", "sort", "page"),
+        (*FILTERS, "reason", "q", "flagged_since", "capability", "sort", "page"),
         pages.review_page,
     ),
     Page("/explain", "Explain", "explain.html.j2", ("key", "source"), pages.explain_page),
