@@ -39,7 +39,7 @@ from bmmsync.trace.index import MapIndex
 from bmmsync.trace.judge import Verdict, judge, tickets_by_source
 from bmmsync.trace.metrics import compute_metrics
 from bmmsync.trace.rules import MappingRules
-from bmmsync.web.aggregates import compute_aggregates, delivered_by_day
+from bmmsync.web.aggregates import compute_aggregates, delivered_by_day, with_window
 
 TicketId = tuple[str, str]
 """(source, key): what identifies a ticket across trackers."""
@@ -99,7 +99,8 @@ def dashboard_figures(judgement: Judgement, today: date, size: SizeRule) -> dict
     judged = judged_as_open(judgement, closed, today)
     recent = [(v, t) for t, v in judged if t.closed_at and t.closed_at.date() >= cutoff]
     figures = compute_aggregates(judgement.verdicts, judgement.tickets, recent)
-    return figures | delivered_by_day(delivered_item(t, v, size) for t, v in judged)
+    figures |= delivered_by_day(delivered_item(t, v, size) for t, v in judged)
+    return with_window(figures, GoalMap.of(judgement.model), today, DELIVERY_DAYS)
 
 
 _VERDICT_COLUMNS = ("source", "key", "in_scope", "scope_reason", "traced", "reason", "problem_id",

@@ -10,6 +10,7 @@ the review downloads (the same records as `bmmsync review`).
 from __future__ import annotations
 
 import difflib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -29,7 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from bmmsync.checking import REPORT_DAYS
+from bmmsync.checking import DELIVERY_DAYS, REPORT_DAYS
 from bmmsync.domain import Status
 from bmmsync.outcomes.effort import GoalMap, SizeRule
 from bmmsync.outcomes.period import Period
@@ -74,6 +75,8 @@ from bmmsync.web.aggregates import (
     project_scope,
     source_scope,
     week_of,
+    window_first,
+    window_scope,
 )
 from bmmsync.web.params import BadParameter, Query
 
@@ -86,7 +89,9 @@ COUNTED = 1000
 other counts come from the last check): a common text matches most broken rows, and
 counting every match read them all per request."""
 TRIGRAM = 3
-"""The shortest text the trigram index (migration 0009) can look up; a shorter one scans."""
+"""The shortest text SQLite's trigram index (migration 0009) can look up."""
+CANDIDATES = 5000
+"""A text held by at most this many tickets is listed from them (`text_candidates`)."""
 
 
 class NotFound(LookupError):
@@ -434,12 +439,7 @@ def capability_page(session: Session, ctx: Context, cid: str, query: Query) -> d
         "open_work": _page(session, work, page, ctx.page_size),
         "flagged": _page(session, flagged, 1, ctx.page_size),
         "closed_90_days": closed,
-        "delivered_90_days": [
-            {"unit": e["unit"], "amount": row["amount"], "share": row["share"]}
-            for e in period_outcomes(session, ctx, GAP_DAYS)["effort"]
-            for row in e["by_capability"]
-            if row["id"] == cid
-        ],
+        "delivered_90_days": _delivered(session, ctx, cid, own),
         "recently_closed": recent,
         "velocity": {
             "weeks": series,
@@ -448,20 +448,39 @@ def capability_page(session: Session, ctx: Context, cid: str, query: Query) -> d
     }
 
 
+def _delivered(
+    session: Session, ctx: Context, cid: str, own: Aggregate | None
+) -> list[dict[str, Any]]:
+    """The capability's share of the work delivered in the last `DELIVERY_DAYS` days: as
+    the check summed it into its scope, or, when the check ran on another day or by an older
+    bmmsync, summed from the stored days (what `/report` shows for that window)."""
+    first = window_first(ctx.today, DELIVERY_DAYS).isoformat()
+    stored = own.figures.get("delivered") if own else {"first": first, "rows": []}
+    if stored is not None and stored["first"] == first:
+        return list(stored["rows"])
+    return [
+        {"unit": e["unit"], "amount": row["amount"], "share": row["share"]}
+        for e in period_outcomes(session, ctx, DELIVERY_DAYS)["effort"]
+        for row in e["by_capability"]
+        if row["id"] == cid
+    ]
+
+
 # ------------------------------------------------------------------ /review
 
 
 def review_query(
-    dialect: str,
     source: str | None,
     project: str | None,
     reason: str | None,
     text: str | None,
     flagged_since: date | None,
     capability: str | None = None,
+    candidates: Sequence[str] | None = None,
 ) -> Select[*tuple[Any, ...]]:
     """Stored verdicts whose trace is broken, with the ticket and the bot's flag; with
-    `capability`, those linked to it (the strategy map's flagged count of that node)."""
+    `capability`, those linked to it (the strategy map's flagged count of that node);
+    `candidates`: keys that include every ticket matching `text` (`text_candidates`)."""
     query: Select[*tuple[Any, ...]] = (
         select(
             VerdictRow.source,
@@ -497,31 +516,43 @@ def review_query(
         )
         query = query.where(tuple_(VerdictRow.source, VerdictRow.key).in_(linked))
     if text:
-        lowered = text.lower()
-        pattern = "%" + lowered.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        # PostgreSQL's pg_trgm indexes are on exactly these two expressions (migration 0009)
-        query = query.where(
-            or_(
-                func.lower(TicketRow.title).like(pattern, escape="\\"),
-                func.lower(TicketRow.key).like(pattern, escape="\\"),
-            )
-        )
-        if dialect == "sqlite" and len(lowered) >= TRIGRAM:
-            query = query.where(_fts_candidates(lowered))
+        query = query.where(_text_match(text))
+    if candidates is not None:
+        query = query.where(TicketRow.key.in_(candidates))
     if flagged_since:
         start = datetime.combine(flagged_since, datetime.min.time(), UTC)
         query = query.where(FlagRow.flagged_at >= start, FlagRow.cleared_at.is_(None))
     return query
 
 
-def _fts_candidates(lowered: str) -> ColumnElement[bool]:
-    """The tickets whose title or key the SQLite trigram index finds `lowered` in: a superset
-    of the LIKE above (the index folds case like SQLite's LIKE and more), which then decides;
-    it only spares the scan of every broken row."""
-    fts = table("tickets_text", column("rowid"))
-    phrase = '"' + lowered.replace('"', '""') + '"'
-    found = select(fts.c.rowid).where(literal_column("tickets_text").op("MATCH")(phrase))
-    return literal_column("tickets.rowid").in_(found)
+def _text_match(text: str) -> ColumnElement[bool]:
+    """`text` in the ticket's title or key, case ignored. PostgreSQL's pg_trgm indexes are
+    on exactly these two expressions (migration 0009)."""
+    lowered = text.lower()
+    pattern = "%" + lowered.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return or_(
+        func.lower(TicketRow.title).like(pattern, escape="\\"),
+        func.lower(TicketRow.key).like(pattern, escape="\\"),
+    )
+
+
+def text_candidates(session: Session, text: str) -> list[str] | None:
+    """The keys of the tickets whose title or key holds `text`, found through the text index
+    (a superset: `_text_match` still decides), or None when more than `CANDIDATES` tickets
+    hold it. A rare text then lists and counts from those few tickets, where walking the
+    broken rows in page order would read them all; a common one is found by that walk soon.
+    The planners cannot tell the two apart from the filter alone (the walk was chosen for a
+    rare text too), so the index is asked first."""
+    query = select(TicketRow.key).where(_text_match(text)).limit(CANDIDATES + 1)
+    if session.get_bind().dialect.name == "sqlite":
+        if len(text) < TRIGRAM:
+            return None
+        fts = table("tickets_text", column("rowid"))
+        phrase = '"' + text.lower().replace('"', '""') + '"'
+        found = select(fts.c.rowid).where(literal_column("tickets_text").op("MATCH")(phrase))
+        query = query.where(literal_column("tickets.rowid").in_(found))
+    keys = list(dict.fromkeys(session.scalars(query)))
+    return keys if len(keys) <= CANDIDATES else None
 
 
 def review_page(session: Session, ctx: Context, query: Query) -> dict[str, Any]:
@@ -533,8 +564,8 @@ def review_page(session: Session, ctx: Context, query: Query) -> dict[str, Any]:
     sort = query.choice("sort", REVIEW_SORTS + tuple(f"-{s}" for s in REVIEW_SORTS))
     page = query.positive_int("page", 1)
     _aggregate_or_empty(session, ALL)
-    dialect = session.get_bind().dialect.name
-    base = review_query(dialect, source, project, reason, text, since, capability)
+    candidates = text_candidates(session, text) if text else None
+    base = review_query(source, project, reason, text, since, capability, candidates)
     counts: list[tuple[str, int]] | None = None
     if not text and not since and not capability:
         # Counted by the last full check per scope: counting ~450k broken rows per request
@@ -684,11 +715,15 @@ def period_outcomes(session: Session, ctx: Context, days: int) -> dict[str, Any]
     first = ctx.today - timedelta(days=days - 1)
     period = Period(datetime.combine(first, time(), UTC), ctx.now, f"last {days}d")
     model = _map(session).model
-    stored = load_figures_between(
-        session, delivered_scope(first), delivered_scope(ctx.today + timedelta(days=1))
-    )
     figures = outcomes_figures(model, [], all_measurements(session), period, ctx.today)
-    figures["effort"] = effort_of_days(stored, GoalMap.of(model))
+    window = _load(session, window_scope(days))  # the check summed its default window
+    if window is not None and window.figures["first"] == first.isoformat():
+        figures["effort"] = window.figures["effort"]
+    else:
+        stored = load_figures_between(
+            session, delivered_scope(first), delivered_scope(ctx.today + timedelta(days=1))
+        )
+        figures["effort"] = effort_of_days(stored, GoalMap.of(model))
     return {k: figures[k] for k in ("period", "effort", "key_results")}
 
 
