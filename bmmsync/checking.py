@@ -85,7 +85,10 @@ def check_store(
     judgement = judge_store(session, rules, today)
     titles = titles_of(judgement.tickets)
     record_verdicts(session, judgement.verdicts, now, replace_all=True, titles=titles)
-    replace_aggregates(session, dashboard_figures(judgement, today, size or SizeRule()), now)
+    figures = dashboard_figures(judgement, today, size or SizeRule())
+    # the window ends on the day the pages are asked (the check's clock), not on `today`
+    figures = with_window(figures, GoalMap.of(judgement.model), now.date(), DELIVERY_DAYS)
+    replace_aggregates(session, figures, now)
     return judgement
 
 
@@ -99,8 +102,7 @@ def dashboard_figures(judgement: Judgement, today: date, size: SizeRule) -> dict
     judged = judged_as_open(judgement, closed, today)
     recent = [(v, t) for t, v in judged if t.closed_at and t.closed_at.date() >= cutoff]
     figures = compute_aggregates(judgement.verdicts, judgement.tickets, recent)
-    figures |= delivered_by_day(delivered_item(t, v, size) for t, v in judged)
-    return with_window(figures, GoalMap.of(judgement.model), today, DELIVERY_DAYS)
+    return figures | delivered_by_day(delivered_item(t, v, size) for t, v in judged)
 
 
 _VERDICT_COLUMNS = ("source", "key", "in_scope", "scope_reason", "traced", "reason", "problem_id",
