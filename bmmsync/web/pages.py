@@ -583,7 +583,8 @@ def review_page(session: Session, ctx: Context, query: Query) -> dict[str, Any]:
     name = (sort or "reason").lstrip("-")
     descending = bool(sort and sort.startswith("-"))
     # ties by (source, key) in the same direction: each order is one index walked one way
-    keys = [*columns[name], VerdictRow.source, VerdictRow.key]
+    # each key once: SQLite sorts (`-project`) rather than walk an index for a repeated one
+    keys = list(dict.fromkeys([*columns[name], VerdictRow.source, VerdictRow.key]))
     ordered = base.order_by(*(c.desc() if descending else c.asc() for c in keys))
     capped = False
     if counts is None:  # matches are counted by reason up to a bound (no index for text)
