@@ -32,7 +32,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from synthetic import TODAY, build, load_store
 
-from bmmsync.checking import judge_store, recheck, record_verdicts
+from bmmsync.checking import judge_store, recheck, record_verdicts, titles_of
 from bmmsync.domain import Ticket
 from bmmsync.store.database import Store
 from bmmsync.store.ticket_repo import tickets_by_id, upsert_tickets
@@ -88,7 +88,8 @@ def check(url: str, n_changed: int, seed: int) -> dict[str, Any]:
     with store.session() as session:
         judgement = judge_store(session, rules, TODAY)
         judged, judged_cpu = time.perf_counter(), cpu_s()
-        record_verdicts(session, judgement.verdicts, NOW, replace_all=True)
+        titles = titles_of(judgement.tickets)
+        record_verdicts(session, judgement.verdicts, NOW, replace_all=True, titles=titles)
         recorded, recorded_cpu = time.perf_counter(), cpu_s()
     committed = time.perf_counter()
     full = {

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
@@ -27,9 +27,10 @@ from bmmsync.outcomes.effort import Delivered, GoalMap, SizeRule, work_of
 from bmmsync.outcomes.period import Period
 from bmmsync.outcomes.velocity import velocity
 from bmmsync.store.dashboard_repo import replace_aggregates
+from bmmsync.store.flag_repo import copy_flag_dates
 from bmmsync.store.map_repo import load_model
 from bmmsync.store.measurement_repo import all_measurements
-from bmmsync.store.models import ProblemRow, TraceLinkRow, VerdictRow
+from bmmsync.store.models import SORT_TITLE_CHARS, ProblemRow, TraceLinkRow, VerdictRow
 from bmmsync.store.snapshot_repo import add_snapshot
 from bmmsync.store.ticket_repo import children_of, iter_tickets, tickets_by_id
 from bmmsync.store.upsert import BATCH_ROWS
@@ -38,7 +39,7 @@ from bmmsync.trace.index import MapIndex
 from bmmsync.trace.judge import Verdict, judge, tickets_by_source
 from bmmsync.trace.metrics import compute_metrics
 from bmmsync.trace.rules import MappingRules
-from bmmsync.web.aggregates import compute_aggregates, delivered_by_day
+from bmmsync.web.aggregates import compute_aggregates, delivered_by_day, with_window
 
 TicketId = tuple[str, str]
 """(source, key): what identifies a ticket across trackers."""
@@ -82,8 +83,12 @@ def check_store(
     the dashboard's figures. What `bmmsync check` and each service run do. `size` is the
     configured size rule, for the delivered work the dashboard reads per unit."""
     judgement = judge_store(session, rules, today)
-    record_verdicts(session, judgement.verdicts, now, replace_all=True)
-    replace_aggregates(session, dashboard_figures(judgement, today, size or SizeRule()), now)
+    titles = titles_of(judgement.tickets)
+    record_verdicts(session, judgement.verdicts, now, replace_all=True, titles=titles)
+    figures = dashboard_figures(judgement, today, size or SizeRule())
+    # the window ends on the day the pages are asked (the check's clock), not on `today`
+    figures = with_window(figures, GoalMap.of(judgement.model), now.date(), DELIVERY_DAYS)
+    replace_aggregates(session, figures, now)
     return judgement
 
 
@@ -101,7 +106,7 @@ def dashboard_figures(judgement: Judgement, today: date, size: SizeRule) -> dict
 
 
 _VERDICT_COLUMNS = ("source", "key", "in_scope", "scope_reason", "traced", "reason", "problem_id",
-                    "checked_at")  # fmt: skip
+                    "checked_at", "sort_title", "project")  # fmt: skip
 _PROBLEM_COLUMNS = ("id", "digest", "reason", "severity", "detail", "suggestion", "findings")
 _LINK_COLUMNS = ("source", "key", "capability", "via", "origin")
 
@@ -150,21 +155,31 @@ class _Problems:
         return found
 
 
+def titles_of(tickets: Iterable[Ticket]) -> dict[TicketId, str]:
+    """The sort keys `record_verdicts` copies onto verdict rows, by ticket."""
+    return {(t.source, t.key): t.title[:SORT_TITLE_CHARS] for t in tickets}
+
+
 def _verdict_rows(
-    verdicts: Iterable[Verdict], checked_at: Any, problems: _Problems
+    verdicts: Iterable[Verdict],
+    checked_at: Any,
+    problems: _Problems,
+    titles: Mapping[TicketId, str],
 ) -> list[tuple[Any, ...]]:
     """Rows in `_VERDICT_COLUMNS` order for the exceptions only: tickets out of scope or with
     findings. An in-scope ticket without findings (most of a backlog) gets no row."""
     rows: list[tuple[Any, ...]] = []
     for v in verdicts:
         findings = v.findings
+        title = titles.get((v.source, v.key))
         if not findings:
             if not v.in_scope:
-                rows.append((v.source, v.key, False, v.scope_reason, False, None, None, checked_at))
+                rows.append((v.source, v.key, False, v.scope_reason, False, None, None, checked_at,
+                             title, v.project))  # fmt: skip
             continue
         shape = _shape(v)
         rows.append((v.source, v.key, v.in_scope, v.scope_reason, v.traced, shape[0][0],
-                     problems.id_of(shape), checked_at))  # fmt: skip
+                     problems.id_of(shape), checked_at, title, v.project))  # fmt: skip
     return rows
 
 
@@ -235,12 +250,18 @@ def _delete_rows(session: Session, idents: Iterable[TicketId]) -> None:
 
 
 def record_verdicts(
-    session: Session, verdicts: Iterable[Verdict], now: datetime, *, replace_all: bool
+    session: Session,
+    verdicts: Iterable[Verdict],
+    now: datetime,
+    *,
+    replace_all: bool,
+    titles: Mapping[TicketId, str],
 ) -> None:
     """Store verdicts (the exceptions, see `VerdictRow`), their problems and trace links in
     bulk. `replace_all` drops rows of tickets not judged this time and renumbers the problems
     (a full check); otherwise only the judged tickets' rows are replaced, reusing stored
-    problems, and problems no ticket has any more stay until the next full check."""
+    problems, and problems no ticket has any more stay until the next full check. `titles`
+    (`titles_of` the judged tickets) and the stored flags give the rows /review's sort keys."""
     verdicts = verdicts if isinstance(verdicts, list) else list(verdicts)
     session.flush()
     dialect = session.get_bind().dialect
@@ -258,10 +279,11 @@ def record_verdicts(
     checked_at = stamp(now) if stamp else now
     if dialect.name == "sqlite" and isinstance(checked_at, datetime):
         checked_at = checked_at.isoformat(" ")  # the sqlite3 module's adapter, once, not per row
-    rows = _verdict_rows(verdicts, checked_at, problems)
+    rows = _verdict_rows(verdicts, checked_at, problems, titles)
     _insert_rows(session, ProblemRow, _PROBLEM_COLUMNS, problems.new)
     _insert_rows(session, VerdictRow, _VERDICT_COLUMNS, rows)
     _insert_rows(session, TraceLinkRow, _LINK_COLUMNS, _link_rows(verdicts))
+    copy_flag_dates(session, None if replace_all else [(v.source, v.key) for v in verdicts])
     if replace_all and dialect.name == "postgresql":
         session.execute(text("ANALYZE verdicts, trace_links, problems"))
 
@@ -322,7 +344,8 @@ def _rejudge(
     judged = {(v.source, v.key) for v in verdicts}
     dropped = sorted(affected - judged)
     _delete_rows(session, dropped)
-    record_verdicts(session, verdicts, now or datetime.now(UTC), replace_all=False)
+    titles = titles_of(tickets)
+    record_verdicts(session, verdicts, now or datetime.now(UTC), replace_all=False, titles=titles)
     return Recheck(verdicts, dropped)
 
 

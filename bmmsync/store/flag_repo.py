@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from bmmsync.bot.planner import FlagState
 from bmmsync.store.audit_repo import open_intents
-from bmmsync.store.models import FlagRow, TicketRow
+from bmmsync.store.models import FlagRow, TicketRow, VerdictRow
 from bmmsync.store.upsert import BATCH_ROWS, bulk_upsert
 
 Ident = tuple[str, str]
@@ -85,8 +85,33 @@ def _row(ident: Ident, state: FlagState, now: datetime) -> dict[str, Any]:
 
 
 def save_flags(session: Session, states: Iterable[tuple[Ident, FlagState]], now: datetime) -> None:
-    """Upsert flag rows in bulk (idempotent)."""
+    """Upsert flag rows in bulk (idempotent), and copy their dates onto the verdict rows."""
+    states = list(states)
     bulk_upsert(session, FlagRow, (_row(ident, state, now) for ident, state in states))
+    copy_flag_dates(session, [ident for ident, _ in states])
+
+
+def copy_flag_dates(session: Session, idents: Collection[Ident] | None = None) -> None:
+    """Set `VerdictRow.flagged_since` (/review's sort key) from the flags of `idents`: the
+    start of the active flag, else None. `None` means verdict rows just written in full, all
+    without a date: one statement sets the flagged ones."""
+    active = (FlagRow.source == VerdictRow.source) & (FlagRow.key == VerdictRow.key)
+    active &= FlagRow.flagged_at.is_not(None) & FlagRow.cleared_at.is_(None)
+    if idents is None:
+        session.execute(update(VerdictRow).where(active).values(flagged_since=FlagRow.flagged_at))
+        return
+    since = select(FlagRow.flagged_at).where(active).scalar_subquery()
+    by_source: dict[str, list[str]] = {}
+    for source, key in idents:
+        by_source.setdefault(source, []).append(key)
+    for source, keys in by_source.items():
+        for start in range(0, len(keys), BATCH_ROWS):
+            chunk = keys[start : start + BATCH_ROWS]
+            session.execute(
+                update(VerdictRow)
+                .where(VerdictRow.source == source, VerdictRow.key.in_(chunk))
+                .values(flagged_since=since)
+            )
 
 
 def mirror_tickets(session: Session, changes: Sequence[tuple[Ident, dict[str, Any]]]) -> None:

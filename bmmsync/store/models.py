@@ -197,6 +197,10 @@ class ProblemRow(Base):
     findings: Mapped[list[dict[str, Any]]] = mapped_column(Json, default=list)
 
 
+SORT_TITLE_CHARS = 200
+"""How much of a title `VerdictRow.sort_title` keeps: enough to order by, small in an index."""
+
+
 class VerdictRow(Base):
     """The latest judgement of each ticket that is out of scope or has findings, written by
     `check` in bulk. A stored ticket without a row is in scope and traced: that is most of
@@ -207,6 +211,10 @@ class VerdictRow(Base):
         Index("ix_verdicts_reason", "reason"),
         # /review's broken rows in its default order, one page at a time (no sort of them all)
         Index("ix_verdicts_review", "in_scope", "traced", "reason", "source", "key"),
+        # ... and in its other orders, on the sort keys copied onto the row (migration 0009)
+        Index("ix_verdicts_review_title", "in_scope", "traced", "sort_title", "source", "key"),
+        Index("ix_verdicts_review_project", "in_scope", "traced", "source", "project", "key"),
+        Index("ix_verdicts_review_flagged", "in_scope", "traced", "flagged_since", "source", "key"),
     )
 
     source: Mapped[str] = mapped_column(String(100), primary_key=True)
@@ -217,6 +225,12 @@ class VerdictRow(Base):
     reason: Mapped[str | None] = mapped_column(String(50))
     problem_id: Mapped[int | None] = mapped_column(Integer)
     checked_at: Mapped[datetime] = mapped_column(Stamp())
+    # /review's sort keys, copied here so each order walks an index of this table: the
+    # ticket's title (first SORT_TITLE_CHARS characters) and project when checked, and the
+    # start of its active flag (None when not flagged), kept by `flag_repo.save_flags`.
+    sort_title: Mapped[str | None] = mapped_column(String(200))
+    project: Mapped[str | None] = mapped_column(String(200))
+    flagged_since: Mapped[datetime | None] = mapped_column(Stamp())
 
 
 class FlagRow(Base):

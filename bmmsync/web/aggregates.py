@@ -26,6 +26,9 @@ FLAGGED_EXAMPLES = "flagged-examples"
 """A few flagged items per capability, for the strategy map's work level."""
 DELIVERED = "delivered:"
 """Scopes `delivered:YYYY-MM-DD`: the work closed that UTC day, per unit."""
+WINDOW = "window:"
+"""Scopes `window:DAYS`: effort by goal of the work closed in the last DAYS days as of the
+check (`/report`'s default window), summed from the day scopes once per check."""
 UNKNOWN_EXAMPLES = 5
 UNKNOWN_LISTED = 50
 CLOSED_LISTED = 20
@@ -42,8 +45,11 @@ def _item(ticket: Ticket) -> dict[str, Any]:
     }
 
 
+CAPABILITY = "capability:"
+
+
 def capability_scope(cid: str) -> str:
-    return f"capability:{cid}"
+    return f"{CAPABILITY}{cid}"
 
 
 def source_scope(source: str) -> str:
@@ -304,6 +310,41 @@ def delivered_by_day(items: Iterable[Delivered]) -> dict[str, dict[str, Any]]:
         for cid in item.capabilities:
             by_capability[cid] = by_capability.get(cid, 0.0) + share
     return days
+
+
+def window_scope(days: int) -> str:
+    return f"{WINDOW}{days}"
+
+
+def window_first(today: date, days: int) -> date:
+    """The first day of the window of `days` days that ends `today` (included)."""
+    return today - timedelta(days=days - 1)
+
+
+def with_window(
+    figures: dict[str, dict[str, Any]], goals: GoalMap, today: date, days: int
+) -> dict[str, dict[str, Any]]:
+    """`figures` (with `delivered_by_day`'s day scopes) plus the window of `days` days ending
+    `today`, summed once here rather than per request: its effort by goal in `window:DAYS`,
+    and each capability's share of it as `delivered` in its `capability:ID` scope. Both say
+    which window they hold (`first`): a page asked on a later day sums the days itself."""
+    first = window_first(today, days)
+    low, high = delivered_scope(first), delivered_scope(today + timedelta(days=1))
+    inside = [figures[name] for name in sorted(figures) if low <= name <= high]
+    effort = effort_of_days(inside, goals)
+    rows: dict[str, list[dict[str, Any]]] = {}
+    for e in effort:
+        for row in e["by_capability"]:
+            rows.setdefault(row["id"], []).append(
+                {"unit": e["unit"], "amount": row["amount"], "share": row["share"]}
+            )
+    out = figures | {window_scope(days): {"first": first.isoformat(), "effort": effort}}
+    for cid in rows:
+        out.setdefault(capability_scope(cid), {"breakdown": [], "recently_closed": []})
+    for name in [n for n in out if n.startswith(CAPABILITY)]:
+        delivered = {"first": first.isoformat(), "rows": rows.get(name[len(CAPABILITY) :], [])}
+        out[name] = out[name] | {"delivered": delivered}
+    return out
 
 
 def effort_of_days(days: Iterable[dict[str, Any]], goals: GoalMap) -> list[dict[str, Any]]:

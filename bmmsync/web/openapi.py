@@ -378,6 +378,9 @@ PARAMS = {
     "flagged_since": _param(
         "flagged_since", "Flagged on or after this day.", {"type": "string", "format": "date"}
     ),
+    "capability": _param(
+        "capability", "Only items linked to this capability (its flagged count on the map)."
+    ),
     "sort": _param("sort", "reason, key, title, flagged_since or project; a leading - reverses."),
     "key": _param("key", "The ticket key: owner/repo#N or KEY-N (required)."),
     "days": _param(
@@ -401,7 +404,7 @@ ROUTES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "/api/review": (
         "Review",
         "Items whose trace is broken, as of the last check.",
-        ("source", "project", "reason", "q", "flagged_since", "sort", "page"),
+        ("source", "project", "reason", "q", "flagged_since", "capability", "sort", "page"),
     ),
     "/api/explain": ("Explain", "One ticket's chain, or where it breaks.", ("key", "source")),
     "/api/report": ("Report", "The figures, per group, and their trend.", ("days",)),

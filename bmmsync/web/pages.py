@@ -10,15 +10,27 @@ the review downloads (the same records as `bmmsync review`).
 from __future__ import annotations
 
 import difflib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    column,
+    func,
+    literal_column,
+    or_,
+    select,
+    table,
+    tuple_,
+)
 from sqlalchemy.orm import Session
 
-from bmmsync.checking import REPORT_DAYS
+from bmmsync.checking import DELIVERY_DAYS, REPORT_DAYS
 from bmmsync.domain import Status
 from bmmsync.outcomes.effort import GoalMap, SizeRule
 from bmmsync.outcomes.period import Period
@@ -63,6 +75,8 @@ from bmmsync.web.aggregates import (
     project_scope,
     source_scope,
     week_of,
+    window_first,
+    window_scope,
 )
 from bmmsync.web.params import BadParameter, Query
 
@@ -72,8 +86,12 @@ TICKET_REASONS = tuple(r.value for r in Reason if not r.value.startswith("map-")
 REVIEW_SORTS = ("reason", "key", "title", "flagged_since", "project")
 COUNTED = 1000
 """With a text or date filter, `/review` counts matches up to this many, then stops (the
-other counts come from the last check): a text filter has no index, and counting every
-match scanned all broken rows per request."""
+other counts come from the last check): a common text matches most broken rows, and
+counting every match read them all per request."""
+TRIGRAM = 3
+"""The shortest text SQLite's trigram index (migration 0009) can look up."""
+CANDIDATES = 5000
+"""A text held by at most this many tickets is listed from them (`text_candidates`)."""
 
 
 class NotFound(LookupError):
@@ -421,18 +439,31 @@ def capability_page(session: Session, ctx: Context, cid: str, query: Query) -> d
         "open_work": _page(session, work, page, ctx.page_size),
         "flagged": _page(session, flagged, 1, ctx.page_size),
         "closed_90_days": closed,
-        "delivered_90_days": [
-            {"unit": e["unit"], "amount": row["amount"], "share": row["share"]}
-            for e in period_outcomes(session, ctx, GAP_DAYS)["effort"]
-            for row in e["by_capability"]
-            if row["id"] == cid
-        ],
+        "delivered_90_days": _delivered(session, ctx, cid, own),
         "recently_closed": recent,
         "velocity": {
             "weeks": series,
             "items_per_week": round(sum(p["items"] for p in series) / len(series), 3),
         },
     }
+
+
+def _delivered(
+    session: Session, ctx: Context, cid: str, own: Aggregate | None
+) -> list[dict[str, Any]]:
+    """The capability's share of the work delivered in the last `DELIVERY_DAYS` days: as
+    the check summed it into its scope, or, when the check ran on another day or by an older
+    bmmsync, summed from the stored days (what `/report` shows for that window)."""
+    first = window_first(ctx.today, DELIVERY_DAYS).isoformat()
+    stored = own.figures.get("delivered") if own else {"first": first, "rows": []}
+    if stored is not None and stored["first"] == first:
+        return list(stored["rows"])
+    return [
+        {"unit": e["unit"], "amount": row["amount"], "share": row["share"]}
+        for e in period_outcomes(session, ctx, DELIVERY_DAYS)["effort"]
+        for row in e["by_capability"]
+        if row["id"] == cid
+    ]
 
 
 # ------------------------------------------------------------------ /review
@@ -444,8 +475,12 @@ def review_query(
     reason: str | None,
     text: str | None,
     flagged_since: date | None,
+    capability: str | None = None,
+    candidates: Sequence[str] | None = None,
 ) -> Select[*tuple[Any, ...]]:
-    """Stored verdicts whose trace is broken, with the ticket and the bot's flag."""
+    """Stored verdicts whose trace is broken, with the ticket and the bot's flag; with
+    `capability`, those linked to it (the strategy map's flagged count of that node);
+    `candidates`: keys that include every ticket matching `text` (`text_candidates`)."""
     query: Select[*tuple[Any, ...]] = (
         select(
             VerdictRow.source,
@@ -475,18 +510,49 @@ def review_query(
         query = query.where(TicketRow.project == project)
     if reason:
         query = query.where(VerdictRow.reason == reason)
-    if text:
-        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        query = query.where(
-            or_(
-                func.lower(TicketRow.title).like(pattern.lower(), escape="\\"),
-                func.lower(VerdictRow.key).like(pattern.lower(), escape="\\"),
-            )
+    if capability:
+        linked = select(TraceLinkRow.source, TraceLinkRow.key).where(
+            TraceLinkRow.capability == capability
         )
+        query = query.where(tuple_(VerdictRow.source, VerdictRow.key).in_(linked))
+    if text:
+        query = query.where(_text_match(text))
+    if candidates is not None:
+        query = query.where(TicketRow.key.in_(candidates))
     if flagged_since:
         start = datetime.combine(flagged_since, datetime.min.time(), UTC)
         query = query.where(FlagRow.flagged_at >= start, FlagRow.cleared_at.is_(None))
     return query
+
+
+def _text_match(text: str) -> ColumnElement[bool]:
+    """`text` in the ticket's title or key, case ignored. PostgreSQL's pg_trgm indexes are
+    on exactly these two expressions (migration 0009)."""
+    lowered = text.lower()
+    pattern = "%" + lowered.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return or_(
+        func.lower(TicketRow.title).like(pattern, escape="\\"),
+        func.lower(TicketRow.key).like(pattern, escape="\\"),
+    )
+
+
+def text_candidates(session: Session, text: str) -> list[str] | None:
+    """The keys of the tickets whose title or key holds `text`, found through the text index
+    (a superset: `_text_match` still decides), or None when more than `CANDIDATES` tickets
+    hold it. A rare text then lists and counts from those few tickets, where walking the
+    broken rows in page order would read them all; a common one is found by that walk soon.
+    The planners cannot tell the two apart from the filter alone (the walk was chosen for a
+    rare text too), so the index is asked first."""
+    query = select(TicketRow.key).where(_text_match(text)).limit(CANDIDATES + 1)
+    if session.get_bind().dialect.name == "sqlite":
+        if len(text) < TRIGRAM:
+            return None
+        fts = table("tickets_text", column("rowid"))
+        phrase = '"' + text.lower().replace('"', '""') + '"'
+        found = select(fts.c.rowid).where(literal_column("tickets_text").op("MATCH")(phrase))
+        query = query.where(literal_column("tickets.rowid").in_(found))
+    keys = list(dict.fromkeys(session.scalars(query)))
+    return keys if len(keys) <= CANDIDATES else None
 
 
 def review_page(session: Session, ctx: Context, query: Query) -> dict[str, Any]:
@@ -494,12 +560,14 @@ def review_page(session: Session, ctx: Context, query: Query) -> dict[str, Any]:
     reason = query.choice("reason", TICKET_REASONS)
     text = query.text("q")
     since = query.day("flagged_since")
+    capability = query.text("capability")
     sort = query.choice("sort", REVIEW_SORTS + tuple(f"-{s}" for s in REVIEW_SORTS))
     page = query.positive_int("page", 1)
     _aggregate_or_empty(session, ALL)
-    base = review_query(source, project, reason, text, since)
+    candidates = text_candidates(session, text) if text else None
+    base = review_query(source, project, reason, text, since, capability, candidates)
     counts: list[tuple[str, int]] | None = None
-    if not text and not since:
+    if not text and not since and not capability:
         # Counted by the last full check per scope: counting ~450k broken rows per request
         # took seconds at 1M tickets (bench/web.py). Text and date filters are counted live.
         stored = _aggregate_or_empty(session, _scope(session, source, project))
@@ -508,14 +576,16 @@ def review_page(session: Session, ctx: Context, query: Query) -> dict[str, Any]:
     columns: dict[str, list[Any]] = {
         "reason": [VerdictRow.reason],
         "key": [VerdictRow.source, VerdictRow.key],
-        "title": [TicketRow.title],
-        "flagged_since": [FlagRow.flagged_at],
-        "project": [VerdictRow.source, TicketRow.project],
+        "title": [VerdictRow.sort_title],
+        "flagged_since": [VerdictRow.flagged_since],
+        "project": [VerdictRow.source, VerdictRow.project],
     }
     name = (sort or "reason").lstrip("-")
     descending = bool(sort and sort.startswith("-"))
-    order = [c.desc() if descending else c.asc() for c in columns[name]]
-    ordered = base.order_by(*order, VerdictRow.source, VerdictRow.key)
+    # ties by (source, key) in the same direction: each order is one index walked one way
+    # each key once: SQLite sorts (`-project`) rather than walk an index for a repeated one
+    keys = list(dict.fromkeys([*columns[name], VerdictRow.source, VerdictRow.key]))
+    ordered = base.order_by(*(c.desc() if descending else c.asc() for c in keys))
     capped = False
     if counts is None:  # matches are counted by reason up to a bound (no index for text)
         matching = base.with_only_columns(VerdictRow.reason).limit(COUNTED + 1).subquery()
@@ -537,6 +607,7 @@ def review_page(session: Session, ctx: Context, query: Query) -> dict[str, Any]:
             "reason": reason,
             "q": text,
             "flagged_since": since.isoformat() if since else None,
+            "capability": capability,
             "sort": sort or "reason",
             "reasons": list(TICKET_REASONS),
         }
@@ -645,11 +716,15 @@ def period_outcomes(session: Session, ctx: Context, days: int) -> dict[str, Any]
     first = ctx.today - timedelta(days=days - 1)
     period = Period(datetime.combine(first, time(), UTC), ctx.now, f"last {days}d")
     model = _map(session).model
-    stored = load_figures_between(
-        session, delivered_scope(first), delivered_scope(ctx.today + timedelta(days=1))
-    )
     figures = outcomes_figures(model, [], all_measurements(session), period, ctx.today)
-    figures["effort"] = effort_of_days(stored, GoalMap.of(model))
+    window = _load(session, window_scope(days))  # the check summed its default window
+    if window is not None and window.figures["first"] == first.isoformat():
+        figures["effort"] = window.figures["effort"]
+    else:
+        stored = load_figures_between(
+            session, delivered_scope(first), delivered_scope(ctx.today + timedelta(days=1))
+        )
+        figures["effort"] = effort_of_days(stored, GoalMap.of(model))
     return {k: figures[k] for k in ("period", "effort", "key_results")}
 
 

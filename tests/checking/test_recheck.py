@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bmmsync.checking import judge_store, recheck, recheck_map, record_verdicts
+from bmmsync.checking import judge_store, recheck, recheck_map, record_verdicts, titles_of
 from bmmsync.domain import Capability, Decision, Model, Motivator, Status, Ticket
 from bmmsync.store.database import Store
 from bmmsync.store.map_repo import load_model, sync_model
@@ -95,7 +95,9 @@ def _usage_free(row: dict[str, Any]) -> dict[str, Any]:
 
 def _full_check(store: Store, now: datetime) -> None:
     with store.session() as s:
-        record_verdicts(s, judge_store(s, RULES, TODAY).verdicts, now, replace_all=True)
+        judged = judge_store(s, RULES, TODAY)
+        titles = titles_of(judged.tickets)
+        record_verdicts(s, judged.verdicts, now, replace_all=True, titles=titles)
 
 
 def _arrange(store: Store) -> None:

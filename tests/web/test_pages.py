@@ -62,7 +62,15 @@ def test_strategy_map_tree_and_gaps(dashboard: Dashboard) -> None:
         for w in c["flagged_work"]
     ]
     assert flagged_work and all(w["reason"] for w in flagged_work)
-    assert f'<span class="kind">work</span> <a href="{flagged_work[0]["url"]}"' in body
+    # the tree links each flagged count to /review, which lists exactly those items
+    flagged = [c for m in model["motivators"] for d in m["decisions"] for c in d["capabilities"]
+               if c["flagged"]]  # fmt: skip
+    href = f"/review?capability={flagged[0]['id']}"
+    assert f'href="{href}">{flagged[0]["flagged"]} flagged</a>' in body
+    listed = dashboard.client.get("/api" + href).json()["results"]
+    assert listed["total"] == flagged[0]["flagged"]
+    assert {w["key"] for w in flagged[0]["flagged_work"]} <= {i["key"] for i in listed["items"]}
+    assert "/review?capability=" not in dashboard.client.get("/review").text
     only_jira = dashboard.client.get("/api/?source=platform").json()
     assert only_jira["overall"]["in_scope"] < model["overall"]["in_scope"]
 
