@@ -108,6 +108,10 @@ _LINK_COLUMNS = ("source", "key", "capability", "via", "origin")
 Shape = tuple[tuple[str, str, str, str], ...]
 """A verdict's findings as (reason, severity, detail, suggestion): what a problem row holds."""
 
+Row = tuple[Any, ...]
+LinkSet = tuple[tuple[str, str, str], ...]
+"""A ticket's trace links as (capability, via, origin), sorted: what its link rows hold."""
+
 
 _SEVERITY = {severity: severity.value for severity in Severity}
 _VIA = {via: via.value for via in LinkVia}
@@ -132,9 +136,11 @@ def _problem_text(shape: Shape) -> tuple[str, str]:
 
 @dataclass
 class _Problems:
-    """Problem ids by findings shape: the known ones, and those this write must insert."""
+    """Problem ids by findings shape (and stored ones by digest): the known ones, and those
+    this write must insert."""
 
     ids: dict[Shape, int]
+    digests: dict[str, int]
     new: list[tuple[Any, ...]]
     next_id: int
 
@@ -143,29 +149,58 @@ class _Problems:
         if found is not None:
             return found
         text, digest = _problem_text(shape)
-        found, self.next_id = self.next_id, self.next_id + 1
-        reason, severity, detail, suggestion = shape[0]
-        self.new.append((found, digest, reason, severity, detail, suggestion, text))
+        found = self.digests.get(digest)
+        if found is None:
+            found, self.next_id = self.next_id, self.next_id + 1
+            reason, severity, detail, suggestion = shape[0]
+            self.new.append((found, digest, reason, severity, detail, suggestion, text))
         self.ids[shape] = found
         return found
 
 
-def _verdict_rows(
-    verdicts: Iterable[Verdict], checked_at: Any, problems: _Problems
-) -> list[tuple[Any, ...]]:
-    """Rows in `_VERDICT_COLUMNS` order for the exceptions only: tickets out of scope or with
-    findings. An in-scope ticket without findings (most of a backlog) gets no row."""
-    rows: list[tuple[Any, ...]] = []
+def _verdict_rows(verdicts: Iterable[Verdict], problems: _Problems) -> dict[str, dict[str, Row]]:
+    """Rows in `_VERDICT_COLUMNS` order (without `checked_at`), by source and key, for the
+    exceptions only: tickets out of scope or with findings. An in-scope ticket without
+    findings (most of a backlog) gets no row."""
+    rows: dict[str, dict[str, Row]] = {}
     for v in verdicts:
         findings = v.findings
         if not findings:
-            if not v.in_scope:
-                rows.append((v.source, v.key, False, v.scope_reason, False, None, None, checked_at))
-            continue
-        shape = _shape(v)
-        rows.append((v.source, v.key, v.in_scope, v.scope_reason, v.traced, shape[0][0],
-                     problems.id_of(shape), checked_at))  # fmt: skip
+            if v.in_scope:
+                continue
+            row: Row = (v.source, v.key, False, v.scope_reason, False, None, None)
+        else:
+            shape = _shape(v)
+            row = (v.source, v.key, v.in_scope, v.scope_reason, v.traced, shape[0][0],
+                   problems.id_of(shape))  # fmt: skip
+        by_key = rows.get(v.source)
+        if by_key is None:
+            by_key = rows[v.source] = {}
+        by_key[v.key] = row
     return rows
+
+
+def _stored_problems(session: Session) -> _Problems:
+    """Every stored problem by shape and digest (a full check keeps their ids: a few thousand
+    rows, where renumbering would rewrite every verdict row)."""
+    ids: dict[Shape, int] = {}
+    digests: dict[str, int] = {}
+    query = select(ProblemRow.id, ProblemRow.digest, ProblemRow.findings)
+    for pid, digest, findings in session.execute(query):
+        digests[digest] = pid
+        shape = tuple(
+            (
+                f.get("reason", ""),
+                f.get("severity", ""),
+                f.get("detail", ""),
+                f.get("suggestion", ""),
+            )
+            for f in findings or []
+        )
+        if shape:
+            ids[shape] = pid
+    top = max(digests.values(), default=0)
+    return _Problems(ids, digests, [], top + 1)
 
 
 def _known_problems(session: Session, verdicts: list[Verdict]) -> _Problems:
@@ -183,19 +218,132 @@ def _known_problems(session: Session, verdicts: list[Verdict]) -> _Problems:
         )
         ids.update((wanted[digest], pid) for digest, pid in session.execute(query))
     top = session.scalar(select(func.max(ProblemRow.id))) or 0
-    return _Problems(ids, [], top + 1)
+    return _Problems(ids, {}, [], top + 1)
 
 
-def _link_rows(verdicts: Iterable[Verdict]) -> Iterator[tuple[str, str, str, str, str]]:
+def _link_sets(verdicts: Iterable[Verdict]) -> dict[str, dict[str, LinkSet]]:
+    """Each linked ticket's links, one per capability (the primary key), by source and key."""
     via = _VIA
+    sets: dict[str, dict[str, LinkSet]] = {}
     for v in verdicts:
         links = v.links
         if not links:
             continue
-        if len(links) > 1:  # one row per capability (the primary key)
-            links = tuple({link.capability: link for link in links}.values())
-        for link in links:
-            yield (v.source, v.key, link.capability, via[link.via], link.origin)
+        if len(links) == 1:
+            link = links[0]
+            found: LinkSet = ((link.capability, via[link.via], link.origin),)
+        else:
+            unique = {link.capability: link for link in links}.values()
+            found = tuple(sorted((link.capability, via[link.via], link.origin) for link in unique))
+        by_key = sets.get(v.source)
+        if by_key is None:
+            by_key = sets[v.source] = {}
+        by_key[v.key] = found
+    return sets
+
+
+def _stream(session: Session, sql: str) -> Iterator[Row]:
+    """Rows of `sql` as plain driver tuples, in the session's transaction: a server-side
+    cursor on PostgreSQL, so a million stored rows never sit in memory at once."""
+    connection = session.connection()
+    raw = connection.connection.driver_connection
+    if connection.dialect.name == "postgresql":
+        with raw.cursor(name="bmmsync_stored_rows") as cursor:  # type: ignore[union-attr]
+            cursor.itersize = _STREAM_ROWS
+            cursor.execute(sql)
+            yield from cursor
+        return
+    cursor = raw.cursor()  # type: ignore[union-attr]
+    try:
+        yield from cursor.execute(sql)
+    finally:
+        cursor.close()
+
+
+_STREAM_ROWS = 20_000
+
+
+def _stored_rows(
+    session: Session, table: str, columns: Sequence[str], idents: list[TicketId] | None
+) -> Iterator[Row]:
+    """The stored rows of `table` (ordered by ticket), all of them or those of `idents`."""
+    if idents is None:
+        yield from _stream(
+            session, f"SELECT {', '.join(columns)} FROM {table} ORDER BY source, key"
+        )
+        return
+    model = VerdictRow if table == "verdicts" else TraceLinkRow
+    chosen = [getattr(model, c) for c in columns]
+    for source, keys in _by_source(idents).items():
+        for start in range(0, len(keys), BATCH_ROWS):
+            query = (
+                select(*chosen)
+                .where(model.source == source, model.key.in_(keys[start : start + BATCH_ROWS]))
+                .order_by(model.source, model.key)
+            )
+            yield from (tuple(row) for row in session.execute(query))
+
+
+def _by_source(idents: Iterable[TicketId]) -> dict[str, list[str]]:
+    by_source: dict[str, list[str]] = {}
+    for source, key in idents:
+        by_source.setdefault(source, []).append(key)
+    return by_source
+
+
+def _verdict_changes(
+    stored: Iterable[Row], wanted: dict[str, dict[str, Row]]
+) -> tuple[list[TicketId], list[Row]]:
+    """What turns the `stored` verdict rows into `wanted` (consumed): the tickets whose row
+    goes, and the rows to insert. Unchanged rows are neither deleted nor written again."""
+    gone: list[TicketId] = []
+    new: list[Row] = []
+    empty: dict[str, Row] = {}
+    for row in stored:
+        want = wanted.get(row[0], empty).pop(row[1], None)
+        if want == row:  # SQLite's 0/1 equal False/True
+            continue
+        gone.append((row[0], row[1]))
+        if want is not None:
+            new.append(want)
+    for by_key in wanted.values():
+        new.extend(by_key.values())
+    return gone, new
+
+
+def _link_changes(
+    stored: Iterable[Row], wanted: dict[str, dict[str, LinkSet]]
+) -> tuple[list[TicketId], list[Row]]:
+    """As `_verdict_changes`, for trace links: a ticket's links are replaced as a whole
+    when any of them changed. `stored` comes grouped by ticket."""
+    gone: list[TicketId] = []
+    new: list[Row] = []
+    empty: dict[str, LinkSet] = {}
+
+    def settle(source: str, key: str, have: list[tuple[str, str, str]]) -> None:
+        want = wanted.get(source, empty).pop(key, None)
+        if len(have) > 1:
+            have.sort()
+        if want is not None and len(want) == len(have) and all(map(tuple.__eq__, want, have)):
+            return
+        gone.append((source, key))
+        if want is not None:
+            new.extend((source, key, *link) for link in want)
+
+    current: tuple[str, str] | None = None
+    have: list[tuple[str, str, str]] = []
+    for source, key, capability, via, origin in stored:
+        if current != (source, key):
+            if current is not None:
+                settle(*current, have)
+            current, have = (source, key), []
+        have.append((capability, via, origin))
+    if current is not None:
+        settle(*current, have)
+    for source, by_key in wanted.items():
+        for key, links in by_key.items():
+            new.extend((source, key, *link) for link in links)
+    return gone, new
 
 
 def _insert_rows(
@@ -204,8 +352,10 @@ def _insert_rows(
     columns: Sequence[str],
     rows: Any,
 ) -> None:
-    """Plain bulk INSERT through the driver, in the session's transaction: `executemany` over
-    a generator on SQLite (no intermediate list), `COPY` on PostgreSQL."""
+    """Plain bulk INSERT through the driver, in the session's transaction: `executemany` on
+    SQLite, `COPY` on PostgreSQL."""
+    if not rows:
+        return
     name = cast(Table, table.__table__).name
     connection = session.connection()
     raw = connection.connection.driver_connection
@@ -223,47 +373,61 @@ def _insert_rows(
         cursor.close()
 
 
-def _delete_rows(session: Session, idents: Iterable[TicketId]) -> None:
-    by_source: dict[str, list[str]] = {}
-    for source, key in idents:
-        by_source.setdefault(source, []).append(key)
-    for source, keys in by_source.items():
+def _delete_rows(
+    session: Session,
+    idents: Iterable[TicketId],
+    tables: Sequence[type[VerdictRow | TraceLinkRow]] = (VerdictRow, TraceLinkRow),
+) -> None:
+    for source, keys in _by_source(idents).items():
         for start in range(0, len(keys), BATCH_ROWS):
             chunk = keys[start : start + BATCH_ROWS]
-            for table in (VerdictRow, TraceLinkRow):
+            for table in tables:
                 session.execute(delete(table).where(table.source == source, table.key.in_(chunk)))
 
 
 def record_verdicts(
     session: Session, verdicts: Iterable[Verdict], now: datetime, *, replace_all: bool
-) -> None:
-    """Store verdicts (the exceptions, see `VerdictRow`), their problems and trace links in
-    bulk. `replace_all` drops rows of tickets not judged this time and renumbers the problems
-    (a full check); otherwise only the judged tickets' rows are replaced, reusing stored
-    problems, and problems no ticket has any more stay until the next full check."""
+) -> int:
+    """Store verdicts (the exceptions, see `VerdictRow`), their problems and trace links,
+    writing only what differs from the stored rows: a check of an unchanged store writes
+    nothing, and `checked_at` is when a ticket's verdict row took its current form.
+    `replace_all` (a full check) also drops rows of tickets not judged this time and the
+    problems no ticket has any more; otherwise only the judged tickets' rows are compared,
+    and unused problems stay until the next full check. Returns the rows written or deleted."""
     verdicts = verdicts if isinstance(verdicts, list) else list(verdicts)
     session.flush()
     dialect = session.get_bind().dialect
-    if replace_all:
-        if dialect.name == "postgresql":  # a million-row DELETE takes longer than the check
-            session.execute(text("TRUNCATE verdicts, trace_links, problems"))
-        else:
-            for table in (VerdictRow, TraceLinkRow, ProblemRow):
-                session.execute(delete(table))
-        problems = _Problems({}, [], 1)
-    else:
-        _delete_rows(session, ((v.source, v.key) for v in verdicts))
-        problems = _known_problems(session, verdicts)
+    idents = None if replace_all else [(v.source, v.key) for v in verdicts]
+    problems = _stored_problems(session) if replace_all else _known_problems(session, verdicts)
+    wanted = _verdict_rows(verdicts, problems)
+    used = {row[6] for by_key in wanted.values() for row in by_key.values()}
+    stored = _stored_rows(session, "verdicts", _VERDICT_COLUMNS[:-1], idents)
+    gone, new = _verdict_changes(stored, wanted)
+    stored = _stored_rows(session, "trace_links", _LINK_COLUMNS, idents)
+    gone_links, new_links = _link_changes(stored, _link_sets(verdicts))
     stamp = cast(Table, VerdictRow.__table__).c.checked_at.type.bind_processor(dialect)
     checked_at = stamp(now) if stamp else now
     if dialect.name == "sqlite" and isinstance(checked_at, datetime):
         checked_at = checked_at.isoformat(" ")  # the sqlite3 module's adapter, once, not per row
-    rows = _verdict_rows(verdicts, checked_at, problems)
+    _delete_rows(session, gone, (VerdictRow,))
+    _delete_rows(session, gone_links, (TraceLinkRow,))
+    unused = sorted(set(problems.digests.values()) - used) if replace_all else []
+    for start in range(0, len(unused), BATCH_ROWS):
+        session.execute(
+            delete(ProblemRow).where(ProblemRow.id.in_(unused[start : start + BATCH_ROWS]))
+        )
     _insert_rows(session, ProblemRow, _PROBLEM_COLUMNS, problems.new)
-    _insert_rows(session, VerdictRow, _VERDICT_COLUMNS, rows)
-    _insert_rows(session, TraceLinkRow, _LINK_COLUMNS, _link_rows(verdicts))
-    if replace_all and dialect.name == "postgresql":
+    _insert_rows(session, VerdictRow, _VERDICT_COLUMNS, [(*row, checked_at) for row in new])
+    _insert_rows(session, TraceLinkRow, _LINK_COLUMNS, new_links)
+    written = len(gone) + len(new) + len(gone_links) + len(new_links) + len(unused)
+    if replace_all and dialect.name == "postgresql" and written > _ANALYZE_AFTER:
         session.execute(text("ANALYZE verdicts, trace_links, problems"))
+    return written
+
+
+_ANALYZE_AFTER = 10_000
+"""PostgreSQL's planner statistics are refreshed after a full check that wrote this many rows
+(a first check, a rule change): an unchanged store's check writes nothing to analyse."""
 
 
 @dataclass
