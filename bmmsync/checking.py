@@ -109,8 +109,6 @@ Shape = tuple[tuple[str, str, str, str], ...]
 """A verdict's findings as (reason, severity, detail, suggestion): what a problem row holds."""
 
 Row = tuple[Any, ...]
-LinkSet = tuple[tuple[str, str, str], ...]
-"""A ticket's trace links as (capability, via, origin), sorted: what its link rows hold."""
 
 
 _SEVERITY = {severity: severity.value for severity in Severity}
@@ -158,49 +156,30 @@ class _Problems:
         return found
 
 
-def _verdict_rows(verdicts: Iterable[Verdict], problems: _Problems) -> dict[str, dict[str, Row]]:
-    """Rows in `_VERDICT_COLUMNS` order (without `checked_at`), by source and key, for the
-    exceptions only: tickets out of scope or with findings. An in-scope ticket without
-    findings (most of a backlog) gets no row."""
-    rows: dict[str, dict[str, Row]] = {}
+def _verdict_rows(verdicts: Iterable[Verdict], problems: _Problems) -> set[Row]:
+    """Rows in `_VERDICT_COLUMNS` order (without `checked_at`) for the exceptions only:
+    tickets out of scope or with findings. An in-scope ticket without findings (most of a
+    backlog) gets no row."""
+    rows: set[Row] = set()
+    add = rows.add
     for v in verdicts:
         findings = v.findings
         if not findings:
-            if v.in_scope:
-                continue
-            row: Row = (v.source, v.key, False, v.scope_reason, False, None, None)
-        else:
-            shape = _shape(v)
-            row = (v.source, v.key, v.in_scope, v.scope_reason, v.traced, shape[0][0],
-                   problems.id_of(shape))  # fmt: skip
-        by_key = rows.get(v.source)
-        if by_key is None:
-            by_key = rows[v.source] = {}
-        by_key[v.key] = row
+            if not v.in_scope:
+                add((v.source, v.key, False, v.scope_reason, False, None, None))
+            continue
+        shape = _shape(v)
+        add((v.source, v.key, v.in_scope, v.scope_reason, v.traced, shape[0][0],
+             problems.id_of(shape)))  # fmt: skip
     return rows
 
 
 def _stored_problems(session: Session) -> _Problems:
-    """Every stored problem by shape and digest (a full check keeps their ids: a few thousand
-    rows, where renumbering would rewrite every verdict row)."""
-    ids: dict[Shape, int] = {}
-    digests: dict[str, int] = {}
-    query = select(ProblemRow.id, ProblemRow.digest, ProblemRow.findings)
-    for pid, digest, findings in session.execute(query):
-        digests[digest] = pid
-        shape = tuple(
-            (
-                f.get("reason", ""),
-                f.get("severity", ""),
-                f.get("detail", ""),
-                f.get("suggestion", ""),
-            )
-            for f in findings or []
-        )
-        if shape:
-            ids[shape] = pid
-    top = max(digests.values(), default=0)
-    return _Problems(ids, digests, [], top + 1)
+    """Every stored problem id by digest: a full check keeps the ids of problems still found
+    (renumbering would rewrite every verdict row), digesting each distinct shape once."""
+    query = select(ProblemRow.digest, ProblemRow.id)
+    digests: dict[str, int] = {digest: pid for digest, pid in session.execute(query)}
+    return _Problems({}, digests, [], max(digests.values(), default=0) + 1)
 
 
 def _known_problems(session: Session, verdicts: list[Verdict]) -> _Problems:
@@ -221,25 +200,20 @@ def _known_problems(session: Session, verdicts: list[Verdict]) -> _Problems:
     return _Problems(ids, {}, [], top + 1)
 
 
-def _link_sets(verdicts: Iterable[Verdict]) -> dict[str, dict[str, LinkSet]]:
-    """Each linked ticket's links, one per capability (the primary key), by source and key."""
+def _link_rows(verdicts: Iterable[Verdict]) -> set[Row]:
+    """Rows in `_LINK_COLUMNS` order: one per ticket and capability (the primary key)."""
     via = _VIA
-    sets: dict[str, dict[str, LinkSet]] = {}
+    rows: set[Row] = set()
+    add = rows.add
     for v in verdicts:
         links = v.links
         if not links:
             continue
-        if len(links) == 1:
-            link = links[0]
-            found: LinkSet = ((link.capability, via[link.via], link.origin),)
-        else:
-            unique = {link.capability: link for link in links}.values()
-            found = tuple(sorted((link.capability, via[link.via], link.origin) for link in unique))
-        by_key = sets.get(v.source)
-        if by_key is None:
-            by_key = sets[v.source] = {}
-        by_key[v.key] = found
-    return sets
+        if len(links) > 1:
+            links = tuple({link.capability: link for link in links}.values())
+        for link in links:
+            add((v.source, v.key, link.capability, via[link.via], link.origin))
+    return rows
 
 
 def _stream(session: Session, sql: str) -> Iterator[Row]:
@@ -266,21 +240,16 @@ _STREAM_ROWS = 20_000
 def _stored_rows(
     session: Session, table: str, columns: Sequence[str], idents: list[TicketId] | None
 ) -> Iterator[Row]:
-    """The stored rows of `table` (ordered by ticket), all of them or those of `idents`."""
+    """The stored rows of `table`, all of them or those of `idents`."""
     if idents is None:
-        yield from _stream(
-            session, f"SELECT {', '.join(columns)} FROM {table} ORDER BY source, key"
-        )
+        yield from _stream(session, f"SELECT {', '.join(columns)} FROM {table}")
         return
     model = VerdictRow if table == "verdicts" else TraceLinkRow
     chosen = [getattr(model, c) for c in columns]
     for source, keys in _by_source(idents).items():
         for start in range(0, len(keys), BATCH_ROWS):
-            query = (
-                select(*chosen)
-                .where(model.source == source, model.key.in_(keys[start : start + BATCH_ROWS]))
-                .order_by(model.source, model.key)
-            )
+            chunk = keys[start : start + BATCH_ROWS]
+            query = select(*chosen).where(model.source == source, model.key.in_(chunk))
             yield from (tuple(row) for row in session.execute(query))
 
 
@@ -291,59 +260,17 @@ def _by_source(idents: Iterable[TicketId]) -> dict[str, list[str]]:
     return by_source
 
 
-def _verdict_changes(
-    stored: Iterable[Row], wanted: dict[str, dict[str, Row]]
-) -> tuple[list[TicketId], list[Row]]:
-    """What turns the `stored` verdict rows into `wanted` (consumed): the tickets whose row
-    goes, and the rows to insert. Unchanged rows are neither deleted nor written again."""
-    gone: list[TicketId] = []
-    new: list[Row] = []
-    empty: dict[str, Row] = {}
+def _changes(stored: Iterable[Row], wanted: set[Row]) -> tuple[list[Row], set[Row]]:
+    """What turns the `stored` rows into `wanted`: the stored rows to delete (changed or no
+    longer wanted), and the rows to insert (`wanted` less what is stored, in place).
+    Unchanged rows are neither deleted nor written again."""
+    gone: list[Row] = []
     for row in stored:
-        want = wanted.get(row[0], empty).pop(row[1], None)
-        if want == row:  # SQLite's 0/1 equal False/True
-            continue
-        gone.append((row[0], row[1]))
-        if want is not None:
-            new.append(want)
-    for by_key in wanted.values():
-        new.extend(by_key.values())
-    return gone, new
-
-
-def _link_changes(
-    stored: Iterable[Row], wanted: dict[str, dict[str, LinkSet]]
-) -> tuple[list[TicketId], list[Row]]:
-    """As `_verdict_changes`, for trace links: a ticket's links are replaced as a whole
-    when any of them changed. `stored` comes grouped by ticket."""
-    gone: list[TicketId] = []
-    new: list[Row] = []
-    empty: dict[str, LinkSet] = {}
-
-    def settle(source: str, key: str, have: list[tuple[str, str, str]]) -> None:
-        want = wanted.get(source, empty).pop(key, None)
-        if len(have) > 1:
-            have.sort()
-        if want is not None and len(want) == len(have) and all(map(tuple.__eq__, want, have)):
-            return
-        gone.append((source, key))
-        if want is not None:
-            new.extend((source, key, *link) for link in want)
-
-    current: tuple[str, str] | None = None
-    have: list[tuple[str, str, str]] = []
-    for source, key, capability, via, origin in stored:
-        if current != (source, key):
-            if current is not None:
-                settle(*current, have)
-            current, have = (source, key), []
-        have.append((capability, via, origin))
-    if current is not None:
-        settle(*current, have)
-    for source, by_key in wanted.items():
-        for key, links in by_key.items():
-            new.extend((source, key, *link) for link in links)
-    return gone, new
+        if row in wanted:  # SQLite's 0/1 equal (and hash as) False/True
+            wanted.remove(row)
+        else:
+            gone.append(row)
+    return gone, wanted
 
 
 def _insert_rows(
@@ -373,16 +300,21 @@ def _insert_rows(
         cursor.close()
 
 
-def _delete_rows(
-    session: Session,
-    idents: Iterable[TicketId],
-    tables: Sequence[type[VerdictRow | TraceLinkRow]] = (VerdictRow, TraceLinkRow),
-) -> None:
+def _delete_rows(session: Session, idents: Iterable[TicketId]) -> None:
     for source, keys in _by_source(idents).items():
         for start in range(0, len(keys), BATCH_ROWS):
             chunk = keys[start : start + BATCH_ROWS]
-            for table in tables:
+            for table in (VerdictRow, TraceLinkRow):
                 session.execute(delete(table).where(table.source == source, table.key.in_(chunk)))
+
+
+def _delete_stored(session: Session, table: str, columns: Sequence[str], rows: list[Row]) -> None:
+    """Delete `rows` of `table` by their first `columns` (its primary key), in one
+    executemany."""
+    if rows:
+        where = " AND ".join(f"{c} = :{c}" for c in columns)
+        params = [dict(zip(columns, row, strict=False)) for row in rows]
+        session.execute(text(f"DELETE FROM {table} WHERE {where}"), params)
 
 
 def record_verdicts(
@@ -396,26 +328,30 @@ def record_verdicts(
     and unused problems stay until the next full check. Returns the rows written or deleted."""
     verdicts = verdicts if isinstance(verdicts, list) else list(verdicts)
     session.flush()
+    with gc_paused():  # the comparison builds a dict entry per row: no collection walks them
+        return _record(session, verdicts, now, replace_all)
+
+
+def _record(session: Session, verdicts: list[Verdict], now: datetime, replace_all: bool) -> int:
     dialect = session.get_bind().dialect
     idents = None if replace_all else [(v.source, v.key) for v in verdicts]
     problems = _stored_problems(session) if replace_all else _known_problems(session, verdicts)
     wanted = _verdict_rows(verdicts, problems)
-    used = {row[6] for by_key in wanted.values() for row in by_key.values()}
+    used = {row[6] for row in wanted}
     stored = _stored_rows(session, "verdicts", _VERDICT_COLUMNS[:-1], idents)
-    gone, new = _verdict_changes(stored, wanted)
+    gone, new = _changes(stored, wanted)
     stored = _stored_rows(session, "trace_links", _LINK_COLUMNS, idents)
-    gone_links, new_links = _link_changes(stored, _link_sets(verdicts))
+    gone_links, new_links = _changes(stored, _link_rows(verdicts))
     stamp = cast(Table, VerdictRow.__table__).c.checked_at.type.bind_processor(dialect)
     checked_at = stamp(now) if stamp else now
     if dialect.name == "sqlite" and isinstance(checked_at, datetime):
         checked_at = checked_at.isoformat(" ")  # the sqlite3 module's adapter, once, not per row
-    _delete_rows(session, gone, (VerdictRow,))
-    _delete_rows(session, gone_links, (TraceLinkRow,))
+    _delete_stored(session, "verdicts", ("source", "key"), gone)
+    _delete_stored(session, "trace_links", ("source", "key", "capability"), gone_links)
     unused = sorted(set(problems.digests.values()) - used) if replace_all else []
     for start in range(0, len(unused), BATCH_ROWS):
-        session.execute(
-            delete(ProblemRow).where(ProblemRow.id.in_(unused[start : start + BATCH_ROWS]))
-        )
+        chunk = unused[start : start + BATCH_ROWS]
+        session.execute(delete(ProblemRow).where(ProblemRow.id.in_(chunk)))
     _insert_rows(session, ProblemRow, _PROBLEM_COLUMNS, problems.new)
     _insert_rows(session, VerdictRow, _VERDICT_COLUMNS, [(*row, checked_at) for row in new])
     _insert_rows(session, TraceLinkRow, _LINK_COLUMNS, new_links)
