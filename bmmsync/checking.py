@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
@@ -200,20 +200,41 @@ def _known_problems(session: Session, verdicts: list[Verdict]) -> _Problems:
     return _Problems(ids, {}, [], top + 1)
 
 
-def _link_rows(verdicts: Iterable[Verdict]) -> set[Row]:
-    """Rows in `_LINK_COLUMNS` order: one per ticket and capability (the primary key)."""
+def _link_rows(verdicts: Iterable[Verdict], parts: int, part: int) -> set[Row]:
+    """Rows in `_LINK_COLUMNS` order: one per ticket and capability (the primary key), of
+    the tickets in `part` of `parts` (by key hash)."""
     via = _VIA
     rows: set[Row] = set()
     add = rows.add
     for v in verdicts:
         links = v.links
-        if not links:
+        if not links or (parts > 1 and hash(v.key) % parts != part):
             continue
         if len(links) > 1:
             links = tuple({link.capability: link for link in links}.values())
         for link in links:
             add((v.source, v.key, link.capability, via[link.via], link.origin))
     return rows
+
+
+def _sync_links(session: Session, verdicts: list[Verdict], idents: list[TicketId] | None) -> int:
+    """Replace the changed trace-link rows, in parts of tickets (by key hash) of at most
+    ~`_LINK_PART` tickets each: a million tickets' link rows, held at once beside the
+    judgement, would cost ~100 MB. Returns the rows deleted and inserted."""
+    parts = 1 + len(verdicts) // _LINK_PART
+    written = 0
+    for part in range(parts):
+        stored = _stored_rows(session, "trace_links", _LINK_COLUMNS, idents)
+        if parts > 1:
+            stored = (row for row in stored if hash(row[1]) % parts == part)
+        gone, new = _changes(stored, _link_rows(verdicts, parts, part))
+        _delete_stored(session, "trace_links", ("source", "key", "capability"), gone)
+        _insert_rows(session, TraceLinkRow, _LINK_COLUMNS, new)
+        written += len(gone) + len(new)
+    return written
+
+
+_LINK_PART = 400_000
 
 
 def _stream(session: Session, sql: str) -> Iterator[Row]:
@@ -281,7 +302,7 @@ def _insert_rows(
 ) -> None:
     """Plain bulk INSERT through the driver, in the session's transaction: `executemany` on
     SQLite, `COPY` on PostgreSQL."""
-    if not rows:
+    if isinstance(rows, Collection) and not rows:
         return
     name = cast(Table, table.__table__).name
     connection = session.connection()
@@ -340,22 +361,21 @@ def _record(session: Session, verdicts: list[Verdict], now: datetime, replace_al
     used = {row[6] for row in wanted}
     stored = _stored_rows(session, "verdicts", _VERDICT_COLUMNS[:-1], idents)
     gone, new = _changes(stored, wanted)
-    stored = _stored_rows(session, "trace_links", _LINK_COLUMNS, idents)
-    gone_links, new_links = _changes(stored, _link_rows(verdicts))
     stamp = cast(Table, VerdictRow.__table__).c.checked_at.type.bind_processor(dialect)
     checked_at = stamp(now) if stamp else now
     if dialect.name == "sqlite" and isinstance(checked_at, datetime):
         checked_at = checked_at.isoformat(" ")  # the sqlite3 module's adapter, once, not per row
     _delete_stored(session, "verdicts", ("source", "key"), gone)
-    _delete_stored(session, "trace_links", ("source", "key", "capability"), gone_links)
     unused = sorted(set(problems.digests.values()) - used) if replace_all else []
     for start in range(0, len(unused), BATCH_ROWS):
         chunk = unused[start : start + BATCH_ROWS]
         session.execute(delete(ProblemRow).where(ProblemRow.id.in_(chunk)))
     _insert_rows(session, ProblemRow, _PROBLEM_COLUMNS, problems.new)
-    _insert_rows(session, VerdictRow, _VERDICT_COLUMNS, [(*row, checked_at) for row in new])
-    _insert_rows(session, TraceLinkRow, _LINK_COLUMNS, new_links)
-    written = len(gone) + len(new) + len(gone_links) + len(new_links) + len(unused)
+    if new:  # a generator: a first check would otherwise copy ~half a row per ticket
+        _insert_rows(session, VerdictRow, _VERDICT_COLUMNS, ((*r, checked_at) for r in new))
+    written = len(gone) + len(new) + len(unused)
+    del wanted, new  # before the links' sets are built
+    written += _sync_links(session, verdicts, idents)
     if replace_all and dialect.name == "postgresql" and written > _ANALYZE_AFTER:
         session.execute(text("ANALYZE verdicts, trace_links, problems"))
     return written
@@ -373,6 +393,10 @@ class Recheck:
 
     verdicts: list[Verdict]
     dropped: list[TicketId]
+    model: Model | None = None
+    index: MapIndex | None = None
+    tickets: list[Ticket] | None = None
+    """The map judged against and the judged tickets as stored (what `verdicts` are of)."""
 
 
 def _with_descendants(session: Session, changed: Iterable[TicketId]) -> set[TicketId]:
@@ -412,17 +436,19 @@ def _rejudge(
     today: date,
     affected: set[TicketId],
     now: datetime | None,
+    model: Model | None = None,
 ) -> Recheck:
     tickets = tickets_by_id(session, affected)
     context = _with_ancestors(session, tickets)
-    index = MapIndex(load_model(session))
+    model = model or load_model(session)
+    index = MapIndex(model)
     verdicts = [v for v in judge(context, index, rules, today) if (v.source, v.key) in affected]
     _keep_stored_suggestions(session, verdicts)
     judged = {(v.source, v.key) for v in verdicts}
     dropped = sorted(affected - judged)
     _delete_rows(session, dropped)
     record_verdicts(session, verdicts, now or datetime.now(UTC), replace_all=False)
-    return Recheck(verdicts, dropped)
+    return Recheck(verdicts, dropped, model, index, tickets)
 
 
 def _keep_stored_suggestions(session: Session, verdicts: list[Verdict]) -> None:
@@ -471,15 +497,18 @@ def recheck(
     changed_keys: Iterable[TicketId],
     *,
     now: datetime | None = None,
+    model: Model | None = None,
 ) -> Recheck:
     """Judge again the tickets a sync touched (`changed_keys`, gone ones included) and all
     their descendants, and replace their verdict rows; every other row is left untouched.
 
     Equal to a full check for those tickets, except that `no-capability` and
     `parent-missing` suggestions quoting per-project usage may lag until the next full
-    check (see `bmmsync.trace.incremental`).
+    check (see `bmmsync.trace.incremental`). `model`: the stored map, when the caller has
+    just loaded it.
     """
-    return _rejudge(session, rules, today, _with_descendants(session, changed_keys), now)
+    affected = _with_descendants(session, changed_keys)
+    return _rejudge(session, rules, today, affected, now, model)
 
 
 def recheck_map(
@@ -499,15 +528,24 @@ def recheck_map(
 
 
 def map_changed_tickets(
-    session: Session, today: date, before: Model, since: date | None = None
+    session: Session,
+    today: date,
+    before: Model,
+    since: date | None = None,
+    *,
+    model: Model | None = None,
 ) -> set[TicketId]:
     """The tickets `recheck_map` starts from (without descendants): those whose stored trace
     links reach a capability whose chain differs between `before` as judged on `since` and
-    the stored map today, and those with an unknown capability when a lookup key moved.
+    the stored map today (`model`, when the caller has just loaded it), and those with an
+    unknown capability when a lookup key moved.
 
     Not bounded: a *bare* label pattern (`{id}`) turns an ordinary label into a capability
     when a name appears; no stored row says which tickets carry it (a full check does)."""
-    old, new = MapIndex(before), MapIndex(load_model(session))
+    model = model or load_model(session)
+    if model == before and not _review_passed(model, since or today, today):
+        return set()  # the map as judged then: no chain can have changed
+    old, new = MapIndex(before), MapIndex(model)
     changed = sorted(changed_capabilities(old, new, today, since))
     affected: set[TicketId] = set()
     for start in range(0, len(changed), BATCH_ROWS):
@@ -528,18 +566,31 @@ def map_changed_tickets(
     return affected
 
 
+def _review_passed(model: Model, since: date, today: date) -> bool:
+    """Whether a motivator's review date fell between `since` and `today`: its chains turn
+    overdue, as if the map had changed."""
+    first, last = sorted((since, today))
+    return any(m.review_by is not None and first <= m.review_by < last for m in model.motivators)
+
+
 def recheck_judgement(
-    session: Session, rules: MappingRules, today: date, changed: Iterable[TicketId], now: datetime
+    session: Session,
+    rules: MappingRules,
+    today: date,
+    changed: Iterable[TicketId],
+    now: datetime,
+    *,
+    model: Model | None = None,
 ) -> Judgement:
     """`recheck`, as the judgement the bot plans from: the re-judged tickets still stored.
-    The one incremental path of the webhook worker and of incremental service runs."""
-    result = recheck(session, rules, today, changed, now=now)
-    idents = {(v.source, v.key) for v in result.verdicts}
-    tickets = {(t.source, t.key): t for t in tickets_by_id(session, idents)}
-    model = load_model(session)
+    The one incremental path of the webhook worker and of incremental service runs; reads
+    the map once (or not at all, given `model`) and the tickets once."""
+    result = recheck(session, rules, today, changed, now=now, model=model)
+    assert result.model is not None and result.index is not None and result.tickets is not None
+    tickets = {(t.source, t.key): t for t in result.tickets}
     verdicts = [v for v in result.verdicts if (v.source, v.key) in tickets]
     judged = [tickets[(v.source, v.key)] for v in verdicts]
-    return Judgement(model, MapIndex(model), judged, verdicts, rules)
+    return Judgement(result.model, result.index, judged, verdicts, rules)
 
 
 def summarise(judgement: Judgement) -> dict[str, Any]:
