@@ -89,7 +89,7 @@ def check(url: str, n_changed: int, seed: int) -> dict[str, Any]:
         judgement = judge_store(session, rules, TODAY)
         judged, judged_cpu = time.perf_counter(), cpu_s()
         titles = titles_of(judgement.tickets)
-        record_verdicts(session, judgement.verdicts, NOW, replace_all=True, titles=titles)
+        written = record_verdicts(session, judgement.verdicts, NOW, replace_all=True, titles=titles)
         recorded, recorded_cpu = time.perf_counter(), cpu_s()
     committed = time.perf_counter()
     full = {
@@ -98,6 +98,7 @@ def check(url: str, n_changed: int, seed: int) -> dict[str, Any]:
         "judge_store_cpu_s": judged_cpu - cpu0,
         "record_s": recorded - judged,
         "record_cpu_s": recorded_cpu - judged_cpu,
+        "rows_written": written,
         "commit_s": committed - recorded,
         "check_s": committed - started,
         "check_cpu_s": cpu_s() - cpu0,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
@@ -106,12 +106,14 @@ def dashboard_figures(judgement: Judgement, today: date, size: SizeRule) -> dict
 
 
 _VERDICT_COLUMNS = ("source", "key", "in_scope", "scope_reason", "traced", "reason", "problem_id",
-                    "checked_at", "sort_title", "project")  # fmt: skip
+                    "sort_title", "project", "checked_at")  # fmt: skip
 _PROBLEM_COLUMNS = ("id", "digest", "reason", "severity", "detail", "suggestion", "findings")
 _LINK_COLUMNS = ("source", "key", "capability", "via", "origin")
 
 Shape = tuple[tuple[str, str, str, str], ...]
 """A verdict's findings as (reason, severity, detail, suggestion): what a problem row holds."""
+
+Row = tuple[Any, ...]
 
 
 _SEVERITY = {severity: severity.value for severity in Severity}
@@ -137,9 +139,11 @@ def _problem_text(shape: Shape) -> tuple[str, str]:
 
 @dataclass
 class _Problems:
-    """Problem ids by findings shape: the known ones, and those this write must insert."""
+    """Problem ids by findings shape (and stored ones by digest): the known ones, and those
+    this write must insert."""
 
     ids: dict[Shape, int]
+    digests: dict[str, int]
     new: list[tuple[Any, ...]]
     next_id: int
 
@@ -148,9 +152,11 @@ class _Problems:
         if found is not None:
             return found
         text, digest = _problem_text(shape)
-        found, self.next_id = self.next_id, self.next_id + 1
-        reason, severity, detail, suggestion = shape[0]
-        self.new.append((found, digest, reason, severity, detail, suggestion, text))
+        found = self.digests.get(digest)
+        if found is None:
+            found, self.next_id = self.next_id, self.next_id + 1
+            reason, severity, detail, suggestion = shape[0]
+            self.new.append((found, digest, reason, severity, detail, suggestion, text))
         self.ids[shape] = found
         return found
 
@@ -161,26 +167,33 @@ def titles_of(tickets: Iterable[Ticket]) -> dict[TicketId, str]:
 
 
 def _verdict_rows(
-    verdicts: Iterable[Verdict],
-    checked_at: Any,
-    problems: _Problems,
-    titles: Mapping[TicketId, str],
-) -> list[tuple[Any, ...]]:
-    """Rows in `_VERDICT_COLUMNS` order for the exceptions only: tickets out of scope or with
-    findings. An in-scope ticket without findings (most of a backlog) gets no row."""
-    rows: list[tuple[Any, ...]] = []
+    verdicts: Iterable[Verdict], problems: _Problems, titles: Mapping[TicketId, str]
+) -> set[Row]:
+    """Rows in `_VERDICT_COLUMNS` order (without `checked_at`) for the exceptions only:
+    tickets out of scope or with findings. An in-scope ticket without findings (most of a
+    backlog) gets no row. /review's sort keys (title, project) are part of the row, so a
+    retitled ticket's row is written again."""
+    rows: set[Row] = set()
+    add = rows.add
     for v in verdicts:
         findings = v.findings
-        title = titles.get((v.source, v.key))
         if not findings:
             if not v.in_scope:
-                rows.append((v.source, v.key, False, v.scope_reason, False, None, None, checked_at,
-                             title, v.project))  # fmt: skip
+                add((v.source, v.key, False, v.scope_reason, False, None, None,
+                     titles.get((v.source, v.key)), v.project))  # fmt: skip
             continue
         shape = _shape(v)
-        rows.append((v.source, v.key, v.in_scope, v.scope_reason, v.traced, shape[0][0],
-                     problems.id_of(shape), checked_at, title, v.project))  # fmt: skip
+        add((v.source, v.key, v.in_scope, v.scope_reason, v.traced, shape[0][0],
+             problems.id_of(shape), titles.get((v.source, v.key)), v.project))  # fmt: skip
     return rows
+
+
+def _stored_problems(session: Session) -> _Problems:
+    """Every stored problem id by digest: a full check keeps the ids of problems still found
+    (renumbering would rewrite every verdict row), digesting each distinct shape once."""
+    query = select(ProblemRow.digest, ProblemRow.id)
+    digests: dict[str, int] = {digest: pid for digest, pid in session.execute(query)}
+    return _Problems({}, digests, [], max(digests.values(), default=0) + 1)
 
 
 def _known_problems(session: Session, verdicts: list[Verdict]) -> _Problems:
@@ -198,19 +211,101 @@ def _known_problems(session: Session, verdicts: list[Verdict]) -> _Problems:
         )
         ids.update((wanted[digest], pid) for digest, pid in session.execute(query))
     top = session.scalar(select(func.max(ProblemRow.id))) or 0
-    return _Problems(ids, [], top + 1)
+    return _Problems(ids, {}, [], top + 1)
 
 
-def _link_rows(verdicts: Iterable[Verdict]) -> Iterator[tuple[str, str, str, str, str]]:
+def _link_rows(verdicts: Iterable[Verdict], parts: int, part: int) -> set[Row]:
+    """Rows in `_LINK_COLUMNS` order: one per ticket and capability (the primary key), of
+    the tickets in `part` of `parts` (by key hash)."""
     via = _VIA
+    rows: set[Row] = set()
+    add = rows.add
     for v in verdicts:
         links = v.links
-        if not links:
+        if not links or (parts > 1 and hash(v.key) % parts != part):
             continue
-        if len(links) > 1:  # one row per capability (the primary key)
+        if len(links) > 1:
             links = tuple({link.capability: link for link in links}.values())
         for link in links:
-            yield (v.source, v.key, link.capability, via[link.via], link.origin)
+            add((v.source, v.key, link.capability, via[link.via], link.origin))
+    return rows
+
+
+def _sync_links(session: Session, verdicts: list[Verdict], idents: list[TicketId] | None) -> int:
+    """Replace the changed trace-link rows, in parts of tickets (by key hash) of at most
+    ~`_LINK_PART` tickets each: a million tickets' link rows, held at once beside the
+    judgement, would cost ~100 MB. Returns the rows deleted and inserted."""
+    parts = 1 + len(verdicts) // _LINK_PART
+    written = 0
+    for part in range(parts):
+        stored = _stored_rows(session, "trace_links", _LINK_COLUMNS, idents)
+        if parts > 1:
+            stored = (row for row in stored if hash(row[1]) % parts == part)
+        gone, new = _changes(stored, _link_rows(verdicts, parts, part))
+        _delete_stored(session, "trace_links", ("source", "key", "capability"), gone)
+        _insert_rows(session, TraceLinkRow, _LINK_COLUMNS, new)
+        written += len(gone) + len(new)
+    return written
+
+
+_LINK_PART = 400_000
+
+
+def _stream(session: Session, sql: str) -> Iterator[Row]:
+    """Rows of `sql` as plain driver tuples, in the session's transaction: a server-side
+    cursor on PostgreSQL, so a million stored rows never sit in memory at once."""
+    connection = session.connection()
+    raw = connection.connection.driver_connection
+    if connection.dialect.name == "postgresql":
+        with raw.cursor(name="bmmsync_stored_rows") as cursor:  # type: ignore[union-attr]
+            cursor.itersize = _STREAM_ROWS
+            cursor.execute(sql)
+            yield from cursor
+        return
+    cursor = raw.cursor()  # type: ignore[union-attr]
+    try:
+        yield from cursor.execute(sql)
+    finally:
+        cursor.close()
+
+
+_STREAM_ROWS = 20_000
+
+
+def _stored_rows(
+    session: Session, table: str, columns: Sequence[str], idents: list[TicketId] | None
+) -> Iterator[Row]:
+    """The stored rows of `table`, all of them or those of `idents`."""
+    if idents is None:
+        yield from _stream(session, f"SELECT {', '.join(columns)} FROM {table}")
+        return
+    model = VerdictRow if table == "verdicts" else TraceLinkRow
+    chosen = [getattr(model, c) for c in columns]
+    for source, keys in _by_source(idents).items():
+        for start in range(0, len(keys), BATCH_ROWS):
+            chunk = keys[start : start + BATCH_ROWS]
+            query = select(*chosen).where(model.source == source, model.key.in_(chunk))
+            yield from (tuple(row) for row in session.execute(query))
+
+
+def _by_source(idents: Iterable[TicketId]) -> dict[str, list[str]]:
+    by_source: dict[str, list[str]] = {}
+    for source, key in idents:
+        by_source.setdefault(source, []).append(key)
+    return by_source
+
+
+def _changes(stored: Iterable[Row], wanted: set[Row]) -> tuple[list[Row], set[Row]]:
+    """What turns the `stored` rows into `wanted`: the stored rows to delete (changed or no
+    longer wanted), and the rows to insert (`wanted` less what is stored, in place).
+    Unchanged rows are neither deleted nor written again."""
+    gone: list[Row] = []
+    for row in stored:
+        if row in wanted:  # SQLite's 0/1 equal (and hash as) False/True
+            wanted.remove(row)
+        else:
+            gone.append(row)
+    return gone, wanted
 
 
 def _insert_rows(
@@ -219,8 +314,10 @@ def _insert_rows(
     columns: Sequence[str],
     rows: Any,
 ) -> None:
-    """Plain bulk INSERT through the driver, in the session's transaction: `executemany` over
-    a generator on SQLite (no intermediate list), `COPY` on PostgreSQL."""
+    """Plain bulk INSERT through the driver, in the session's transaction: `executemany` on
+    SQLite, `COPY` on PostgreSQL."""
+    if isinstance(rows, Collection) and not rows:
+        return
     name = cast(Table, table.__table__).name
     connection = session.connection()
     raw = connection.connection.driver_connection
@@ -239,14 +336,20 @@ def _insert_rows(
 
 
 def _delete_rows(session: Session, idents: Iterable[TicketId]) -> None:
-    by_source: dict[str, list[str]] = {}
-    for source, key in idents:
-        by_source.setdefault(source, []).append(key)
-    for source, keys in by_source.items():
+    for source, keys in _by_source(idents).items():
         for start in range(0, len(keys), BATCH_ROWS):
             chunk = keys[start : start + BATCH_ROWS]
             for table in (VerdictRow, TraceLinkRow):
                 session.execute(delete(table).where(table.source == source, table.key.in_(chunk)))
+
+
+def _delete_stored(session: Session, table: str, columns: Sequence[str], rows: list[Row]) -> None:
+    """Delete `rows` of `table` by their first `columns` (its primary key), in one
+    executemany."""
+    if rows:
+        where = " AND ".join(f"{c} = :{c}" for c in columns)
+        params = [dict(zip(columns, row, strict=False)) for row in rows]
+        session.execute(text(f"DELETE FROM {table} WHERE {where}"), params)
 
 
 def record_verdicts(
@@ -256,36 +359,60 @@ def record_verdicts(
     *,
     replace_all: bool,
     titles: Mapping[TicketId, str],
-) -> None:
-    """Store verdicts (the exceptions, see `VerdictRow`), their problems and trace links in
-    bulk. `replace_all` drops rows of tickets not judged this time and renumbers the problems
-    (a full check); otherwise only the judged tickets' rows are replaced, reusing stored
-    problems, and problems no ticket has any more stay until the next full check. `titles`
-    (`titles_of` the judged tickets) and the stored flags give the rows /review's sort keys."""
+) -> int:
+    """Store verdicts (the exceptions, see `VerdictRow`), their problems and trace links,
+    writing only what differs from the stored rows: a check of an unchanged store writes
+    nothing, and `checked_at` is when a ticket's verdict row took its current form.
+    `replace_all` (a full check) also drops rows of tickets not judged this time and the
+    problems no ticket has any more; otherwise only the judged tickets' rows are compared,
+    and unused problems stay until the next full check. `titles` (`titles_of` the judged
+    tickets) and the stored flags give the rows /review's sort keys. Returns the rows written
+    or deleted."""
     verdicts = verdicts if isinstance(verdicts, list) else list(verdicts)
     session.flush()
+    with gc_paused():  # the comparison builds a dict entry per row: no collection walks them
+        return _record(session, verdicts, now, replace_all, titles)
+
+
+def _record(
+    session: Session,
+    verdicts: list[Verdict],
+    now: datetime,
+    replace_all: bool,
+    titles: Mapping[TicketId, str],
+) -> int:
     dialect = session.get_bind().dialect
-    if replace_all:
-        if dialect.name == "postgresql":  # a million-row DELETE takes longer than the check
-            session.execute(text("TRUNCATE verdicts, trace_links, problems"))
-        else:
-            for table in (VerdictRow, TraceLinkRow, ProblemRow):
-                session.execute(delete(table))
-        problems = _Problems({}, [], 1)
-    else:
-        _delete_rows(session, ((v.source, v.key) for v in verdicts))
-        problems = _known_problems(session, verdicts)
+    idents = None if replace_all else [(v.source, v.key) for v in verdicts]
+    problems = _stored_problems(session) if replace_all else _known_problems(session, verdicts)
+    wanted = _verdict_rows(verdicts, problems, titles)
+    used = {row[6] for row in wanted}
+    stored = _stored_rows(session, "verdicts", _VERDICT_COLUMNS[:-1], idents)
+    gone, new = _changes(stored, wanted)
     stamp = cast(Table, VerdictRow.__table__).c.checked_at.type.bind_processor(dialect)
     checked_at = stamp(now) if stamp else now
     if dialect.name == "sqlite" and isinstance(checked_at, datetime):
         checked_at = checked_at.isoformat(" ")  # the sqlite3 module's adapter, once, not per row
-    rows = _verdict_rows(verdicts, checked_at, problems, titles)
+    _delete_stored(session, "verdicts", ("source", "key"), gone)
+    unused = sorted(set(problems.digests.values()) - used) if replace_all else []
+    for start in range(0, len(unused), BATCH_ROWS):
+        chunk = unused[start : start + BATCH_ROWS]
+        session.execute(delete(ProblemRow).where(ProblemRow.id.in_(chunk)))
     _insert_rows(session, ProblemRow, _PROBLEM_COLUMNS, problems.new)
-    _insert_rows(session, VerdictRow, _VERDICT_COLUMNS, rows)
-    _insert_rows(session, TraceLinkRow, _LINK_COLUMNS, _link_rows(verdicts))
-    copy_flag_dates(session, None if replace_all else [(v.source, v.key) for v in verdicts])
-    if replace_all and dialect.name == "postgresql":
+    if new:  # a generator: a first check would otherwise copy ~half a row per ticket
+        _insert_rows(session, VerdictRow, _VERDICT_COLUMNS, ((*r, checked_at) for r in new))
+    written = len(gone) + len(new) + len(unused)
+    # rows written now have no flag date yet; the flag writes keep the others' in step
+    copy_flag_dates(session, None if replace_all else [(r[0], r[1]) for r in new])
+    del wanted, new  # before the links' sets are built
+    written += _sync_links(session, verdicts, idents)
+    if replace_all and dialect.name == "postgresql" and written > _ANALYZE_AFTER:
         session.execute(text("ANALYZE verdicts, trace_links, problems"))
+    return written
+
+
+_ANALYZE_AFTER = 10_000
+"""PostgreSQL's planner statistics are refreshed after a full check that wrote this many rows
+(a first check, a rule change): an unchanged store's check writes nothing to analyse."""
 
 
 @dataclass
@@ -295,6 +422,10 @@ class Recheck:
 
     verdicts: list[Verdict]
     dropped: list[TicketId]
+    model: Model | None = None
+    index: MapIndex | None = None
+    tickets: list[Ticket] | None = None
+    """The map judged against and the judged tickets as stored (what `verdicts` are of)."""
 
 
 def _with_descendants(session: Session, changed: Iterable[TicketId]) -> set[TicketId]:
@@ -334,11 +465,13 @@ def _rejudge(
     today: date,
     affected: set[TicketId],
     now: datetime | None,
+    model: Model | None = None,
     index: MapIndex | None = None,
 ) -> Recheck:
     tickets = tickets_by_id(session, affected)
     context = _with_ancestors(session, tickets)
-    index = index or MapIndex(load_model(session))
+    index = index or MapIndex(model or load_model(session))
+    model = index.model
     verdicts = [v for v in judge(context, index, rules, today) if (v.source, v.key) in affected]
     _keep_stored_suggestions(session, verdicts)
     judged = {(v.source, v.key) for v in verdicts}
@@ -346,7 +479,7 @@ def _rejudge(
     _delete_rows(session, dropped)
     titles = titles_of(tickets)
     record_verdicts(session, verdicts, now or datetime.now(UTC), replace_all=False, titles=titles)
-    return Recheck(verdicts, dropped)
+    return Recheck(verdicts, dropped, model, index, tickets)
 
 
 def _keep_stored_suggestions(session: Session, verdicts: list[Verdict]) -> None:
@@ -395,17 +528,19 @@ def recheck(
     changed_keys: Iterable[TicketId],
     *,
     now: datetime | None = None,
+    model: Model | None = None,
     index: MapIndex | None = None,
 ) -> Recheck:
     """Judge again the tickets a sync touched (`changed_keys`, gone ones included) and all
     their descendants, and replace their verdict rows; every other row is left untouched.
-    `index` is the stored map when the caller has it read already.
 
     Equal to a full check for those tickets, except that `no-capability` and
     `parent-missing` suggestions quoting per-project usage may lag until the next full
-    check (see `bmmsync.trace.incremental`).
+    check (see `bmmsync.trace.incremental`). `model` (or its `index`): the stored map, when
+    the caller has it read already.
     """
-    return _rejudge(session, rules, today, _with_descendants(session, changed_keys), now, index)
+    affected = _with_descendants(session, changed_keys)
+    return _rejudge(session, rules, today, affected, now, model, index)
 
 
 def recheck_map(
@@ -425,15 +560,24 @@ def recheck_map(
 
 
 def map_changed_tickets(
-    session: Session, today: date, before: Model, since: date | None = None
+    session: Session,
+    today: date,
+    before: Model,
+    since: date | None = None,
+    *,
+    model: Model | None = None,
 ) -> set[TicketId]:
     """The tickets `recheck_map` starts from (without descendants): those whose stored trace
     links reach a capability whose chain differs between `before` as judged on `since` and
-    the stored map today, and those with an unknown capability when a lookup key moved.
+    the stored map today (`model`, when the caller has just loaded it), and those with an
+    unknown capability when a lookup key moved.
 
     Not bounded: a *bare* label pattern (`{id}`) turns an ordinary label into a capability
     when a name appears; no stored row says which tickets carry it (a full check does)."""
-    old, new = MapIndex(before), MapIndex(load_model(session))
+    model = model or load_model(session)
+    if model == before and not _review_passed(model, since or today, today):
+        return set()  # the map as judged then: no chain can have changed
+    old, new = MapIndex(before), MapIndex(model)
     changed = sorted(changed_capabilities(old, new, today, since))
     affected: set[TicketId] = set()
     for start in range(0, len(changed), BATCH_ROWS):
@@ -454,24 +598,32 @@ def map_changed_tickets(
     return affected
 
 
+def _review_passed(model: Model, since: date, today: date) -> bool:
+    """Whether a motivator's review date fell between `since` and `today`: its chains turn
+    overdue, as if the map had changed."""
+    first, last = sorted((since, today))
+    return any(m.review_by is not None and first <= m.review_by < last for m in model.motivators)
+
+
 def recheck_judgement(
     session: Session,
     rules: MappingRules,
     today: date,
     changed: Iterable[TicketId],
     now: datetime,
+    *,
+    model: Model | None = None,
     index: MapIndex | None = None,
 ) -> Judgement:
     """`recheck`, as the judgement the bot plans from: the re-judged tickets still stored.
-    The one incremental path of the webhook worker and of incremental service runs. The map
-    is read once (or is `index`, the stored map a caller keeps)."""
-    index = index or MapIndex(load_model(session))
-    result = recheck(session, rules, today, changed, now=now, index=index)
-    idents = {(v.source, v.key) for v in result.verdicts}
-    tickets = {(t.source, t.key): t for t in tickets_by_id(session, idents)}
+    The one incremental path of the webhook worker and of incremental service runs; reads
+    the map once (or not at all, given `model` or its `index`) and the tickets once."""
+    result = recheck(session, rules, today, changed, now=now, model=model, index=index)
+    assert result.model is not None and result.index is not None and result.tickets is not None
+    tickets = {(t.source, t.key): t for t in result.tickets}
     verdicts = [v for v in result.verdicts if (v.source, v.key) in tickets]
     judged = [tickets[(v.source, v.key)] for v in verdicts]
-    return Judgement(index.model, index, judged, verdicts, rules)
+    return Judgement(result.model, result.index, judged, verdicts, rules)
 
 
 def summarise(judgement: Judgement) -> dict[str, Any]:

@@ -301,7 +301,7 @@ class Worker:
         now = datetime.now(UTC)
         with self.store.session() as session:
             rules, index = config.mapping.to_rules(), self.stored_map(session)
-            judgement = recheck_judgement(session, rules, now.date(), changed, now, index)
+            judgement = recheck_judgement(session, rules, now.date(), changed, now, index=index)
         prepared = prepare(
             config,
             self.store,

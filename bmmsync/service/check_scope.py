@@ -25,6 +25,7 @@ from bmmsync.checking import Judgement, TicketId, map_changed_tickets, recheck_j
 from bmmsync.config.settings import Config
 from bmmsync.domain import Model
 from bmmsync.store.flag_repo import unsettled_flags
+from bmmsync.store.map_repo import load_model
 from bmmsync.store.run_repo import last_full_check, previous_run
 
 FULL = "full"
@@ -89,8 +90,10 @@ def incremental_judgement(
     the sync, reached by the map change from `before` or by a review date passed since
     `since`, and every unsettled flag; the judgement of those, for the bot to plan."""
     today = now.date()
-    changed = set(touched) | map_changed_tickets(session, today, before, since)
+    model = load_model(session)  # once per run: the comparison and the judge share it
+    changed = set(touched) | map_changed_tickets(session, today, before, since, model=model)
     flagging = config.flagging
     escalate_after = flagging.escalate_after if flagging.escalation is not None else None
     changed |= unsettled_flags(session, now, escalate_after)
-    return recheck_judgement(session, config.mapping.to_rules(), today, changed, now)
+    rules = config.mapping.to_rules()
+    return recheck_judgement(session, rules, today, changed, now, model=model)

@@ -93,12 +93,13 @@ def save_flags(session: Session, states: Iterable[tuple[Ident, FlagState]], now:
 
 def copy_flag_dates(session: Session, idents: Collection[Ident] | None = None) -> None:
     """Set `VerdictRow.flagged_since` (/review's sort key) from the flags of `idents`: the
-    start of the active flag, else None. `None` means verdict rows just written in full, all
-    without a date: one statement sets the flagged ones."""
+    start of the active flag, else None. `None` means every verdict row still without a date
+    (a full check's new rows): one statement sets the flagged ones."""
     active = (FlagRow.source == VerdictRow.source) & (FlagRow.key == VerdictRow.key)
     active &= FlagRow.flagged_at.is_not(None) & FlagRow.cleared_at.is_(None)
     if idents is None:
-        session.execute(update(VerdictRow).where(active).values(flagged_since=FlagRow.flagged_at))
+        undated = active & VerdictRow.flagged_since.is_(None)
+        session.execute(update(VerdictRow).where(undated).values(flagged_since=FlagRow.flagged_at))
         return
     since = select(FlagRow.flagged_at).where(active).scalar_subquery()
     by_source: dict[str, list[str]] = {}

@@ -75,6 +75,7 @@ class MapIndex:
         self._sizes: dict[str, int] = {}
         self._by_key_desc: list[str] = []
         self._successors: dict[str, tuple[str, ...]] = {}
+        self._alias_holders: dict[str, list[str]] | None = None
 
     def _build_lookup(self, capabilities: tuple[Capability, ...]) -> tuple[KeyConflict, ...]:
         claims: dict[str, list[tuple[int, str, str]]] = defaultdict(list)
@@ -151,13 +152,15 @@ class MapIndex:
         cached = self._successors.get(capability_id)
         if cached is not None:
             return cached
-        found: list[str] = []
+        if self._alias_holders is None:  # once per index, not a scan of the map per call
+            holders: dict[str, list[str]] = defaultdict(list)
+            for capability in sorted(self.capabilities.values(), key=lambda c: c.id):
+                if capability.status is Status.ACTIVE:
+                    for alias in dict.fromkeys(normalise_key(a) for a in capability.aliases):
+                        holders[alias].append(capability.id)
+            self._alias_holders = dict(holders)
         key = normalise_key(capability_id)
-        for capability in sorted(self.capabilities.values(), key=lambda c: c.id):
-            if capability.id == capability_id or capability.status is not Status.ACTIVE:
-                continue
-            if any(normalise_key(alias) == key for alias in capability.aliases):
-                found.append(capability.id)
+        found = [cid for cid in self._alias_holders.get(key, ()) if cid != capability_id]
         own = self.capabilities.get(capability_id)
         if own is not None and own.parent:
             parent = self.capabilities.get(own.parent)

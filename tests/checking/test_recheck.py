@@ -10,7 +10,14 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bmmsync.checking import judge_store, recheck, recheck_map, record_verdicts, titles_of
+from bmmsync.checking import (
+    judge_store,
+    map_changed_tickets,
+    recheck,
+    recheck_map,
+    record_verdicts,
+    titles_of,
+)
 from bmmsync.domain import Capability, Decision, Model, Motivator, Status, Ticket
 from bmmsync.store.database import Store
 from bmmsync.store.map_repo import load_model, sync_model
@@ -210,3 +217,28 @@ def test_store_holds_rows_only_for_exceptions_and_each_problem_once(store: Store
     assert rows[("web", "U-1")].problem_id == rows[("web", "U-2")].problem_id
     assert rows[("web", "X-1")].problem_id is None and not rows[("web", "X-1")].in_scope
     assert len(problems) == len({r.problem_id for r in rows.values() if r.problem_id})
+
+
+def test_map_changed_tickets_is_empty_for_the_same_map_unless_a_review_date_passed(
+    store: Store,
+) -> None:
+    """The incremental run's shortcut: an unchanged map reaches no ticket, but a review date
+    passed since the last run turns the chains through that motivator overdue."""
+    reviewed = replace(
+        MODEL,
+        motivators=(
+            replace(MODEL.motivators[0], review_by=date(2026, 11, 21)),
+            MODEL.motivators[1],
+        ),
+    )
+    with store.session() as s:
+        sync_model(s, reviewed, FIRST)
+        upsert_tickets(s, TICKETS, FIRST)
+    _full_check(store, FIRST)
+    with store.session() as s:
+        model = load_model(s)
+        assert map_changed_tickets(s, TODAY, model, TODAY, model=model) == set()
+        assert map_changed_tickets(s, TODAY, model, date(2026, 11, 22)) == set()
+        passed = map_changed_tickets(s, TODAY, model, date(2026, 11, 20), model=model)
+    # retention <- onboarding <- portal (E-1, and S-1, T-1 through it), export (jira's S-1)
+    assert passed == {("web", "E-1"), ("web", "S-1"), ("web", "T-1"), ("jira", "S-1")}
