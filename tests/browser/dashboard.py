@@ -18,6 +18,7 @@ from bmmsync.sandbox.server import SandboxServer
 from bmmsync.store.database import Store
 from bmmsync.store.ticket_repo import upsert_tickets
 from tests.cli.helpers import BMMSYNC, run_cli, write_sandbox_config
+from tests.patience import PATIENCE
 
 TRAP = "window.__pwned"
 # Each would set window.__pwned if the page ever treated tracker text as markup or script.
@@ -85,7 +86,7 @@ def serve(config: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
     with log.open("wb") as out:
         process = subprocess.Popen([*command, "--port", str(port)], stdout=out, stderr=out)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + PATIENCE
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise AssertionError(f"bmmsync serve exited {process.returncode}: {log.read_text()}")

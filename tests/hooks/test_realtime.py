@@ -27,6 +27,7 @@ from bmmsync.store.event_queue import depth, health
 from bmmsync.store.models import AuditRow
 from bmmsync.sync import connector_options
 from tests.hooks.helpers import deliveries, drain, hook_config, register, serve_hooks, settle
+from tests.patience import PATIENCE
 
 FLAG = "trace-broken"
 
@@ -194,7 +195,7 @@ def test_two_instances_sharing_the_queue_write_each_change_once(
         try:
             for t in threads:
                 t.start()
-            deadline = time.monotonic() + 60
+            deadline = time.monotonic() + PATIENCE
             while time.monotonic() < deadline:
                 deliveries(sandbox)
                 with store.session() as s:
@@ -244,7 +245,7 @@ def test_kill_9_during_queue_processing_then_a_restart_ends_right(
         cwd=Path(__file__).resolve().parents[2],
     )
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + PATIENCE
         while sandbox.sandbox.faults.as_list():  # taken: the write hangs in the sandbox now
             assert time.monotonic() < deadline and proc.poll() is None, "the write never hung"
             time.sleep(0.05)

@@ -22,6 +22,7 @@ from bmmsync.store.event_queue import depth
 from bmmsync.store.models import RunRow, WebhookEventRow
 from tests.cli.helpers import BMMSYNC, write_sandbox_config
 from tests.hooks.helpers import GITHUB_SECRET, JIRA_SECRET, register
+from tests.patience import PATIENCE
 
 FLAG = "trace-broken"
 
@@ -32,7 +33,7 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _wait(what: str, check: object, seconds: float = 60) -> None:
+def _wait(what: str, check: object, seconds: float = PATIENCE) -> None:
     deadline = time.monotonic() + seconds
     while not check():  # type: ignore[operator]
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
@@ -73,9 +74,9 @@ def test_run_lifts_a_flag_from_one_delivery_without_a_poll(
         register(sandbox, f"http://127.0.0.1:{port}")
         polls = _lists(sandbox)
         sandbox.state.gh_add_labels(sandbox.state.gh_issue("acme/web", 9), ["cap:portal"], "alice")
-        _wait("the flag to go", lambda: FLAG not in _issue_labels(sandbox), 30)
+        _wait("the flag to go", lambda: FLAG not in _issue_labels(sandbox))
         assert _lists(sandbox) == polls  # no poll: the delivery did it
-        _wait("the queue to drain", lambda: _depth(store) == 0, 10)
+        _wait("the queue to drain", lambda: _depth(store) == 0)
         status = subprocess.run(
             [BMMSYNC, "--config", str(path), "status"],
             env={**os.environ, **env},
@@ -175,8 +176,8 @@ def test_two_run_processes_share_the_queue_and_write_each_change_once(
         procs[1].send_signal(signal.SIGSTOP)
         _deliver_to(sandbox, ports[0])
         state.gh_add_labels(state.gh_issue("acme/web", 9), ["cap:portal"], "alice")
-        _wait("A to lift the flag", lambda: FLAG not in _issue_labels(sandbox), 60)
-        _wait("A to finish", lambda: _quiet(sandbox, store), 60)
+        _wait("A to lift the flag", lambda: FLAG not in _issue_labels(sandbox))
+        _wait("A to finish", lambda: _quiet(sandbox, store))
         procs[1].send_signal(signal.SIGCONT)
 
         # B alone (A frozen): a Jira fix
@@ -184,8 +185,8 @@ def test_two_run_processes_share_the_queue_and_write_each_change_once(
         _deliver_to(sandbox, ports[1])
         plat = state.jira_issue("PLAT-10")
         state.jira_update(plat, "557058:alice", labels=[*plat.labels, "cap:portal"])
-        _wait("B to lift the flag", lambda: FLAG not in state.jira_issue("PLAT-10").labels, 120)
-        _wait("B to finish", lambda: _quiet(sandbox, store), 60)
+        _wait("B to lift the flag", lambda: FLAG not in state.jira_issue("PLAT-10").labels)
+        _wait("B to finish", lambda: _quiet(sandbox, store))
         procs[0].send_signal(signal.SIGCONT)
 
         # both at once, each receiving one tracker's deliveries
@@ -205,9 +206,8 @@ def test_two_run_processes_share_the_queue_and_write_each_change_once(
         _wait(
             "both flags to go",
             lambda: not any(FLAG in state.gh_issue(r, n).labels for r, n in both),
-            60,
         )
-        _wait("the queue to drain", lambda: _quiet(sandbox, store), 60)
+        _wait("the queue to drain", lambda: _quiet(sandbox, store))
     finally:
         for proc in procs:
             proc.send_signal(signal.SIGCONT)

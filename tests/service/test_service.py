@@ -23,6 +23,7 @@ from bmmsync.sandbox.server import SandboxServer
 from bmmsync.store.database import Store
 from bmmsync.store.models import FlagRow, RunRow
 from tests.cli.helpers import BMMSYNC, run_cli, write_sandbox_config
+from tests.patience import PATIENCE
 
 WRITE_METHODS = {"POST", "PATCH", "PUT", "DELETE"}
 
@@ -162,13 +163,13 @@ def _start(config: Path, *args: str) -> subprocess.Popen[str]:
 
 def wait_for_hold(control: SandboxControl, proc: subprocess.Popen[str]) -> None:
     """Until the sandbox holds one of `proc`'s requests (it must not have ended first)."""
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + PATIENCE
     while time.monotonic() < deadline:
         if control.holds():
             return
         assert proc.poll() is None, f"ended before its request was held: {proc.stderr}"
         time.sleep(0.01)
-    raise AssertionError("no request was held within 60 s")
+    raise AssertionError(f"no request was held within {PATIENCE:.0f} s")
 
 
 def wait_released(control: SandboxControl) -> None:

@@ -14,6 +14,7 @@ import httpx
 
 from bmmsync.sandbox.server import SandboxServer
 from tests.cli.helpers import BMMSYNC, run_cli, write_config, write_sandbox_config
+from tests.patience import PATIENCE
 
 
 def _free_port() -> int:
@@ -22,7 +23,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _wait(url: str, proc: subprocess.Popen[str], ok: object = None, seconds: float = 90) -> str:
+def _wait(
+    url: str, proc: subprocess.Popen[str], ok: object = None, seconds: float = PATIENCE
+) -> str:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         assert proc.poll() is None, proc.communicate()
@@ -53,7 +56,7 @@ def test_serve_prints_its_url_serves_and_stops_on_sigterm(tmp_path: Path) -> Non
         assert "bmmsync run --once" in httpx.get(url.group(1) + "/", timeout=10).text
     finally:
         proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=30)
+        proc.wait(timeout=PATIENCE)
     assert proc.returncode == 0
 
 
@@ -86,7 +89,7 @@ def test_run_serves_dashboard_health_and_metrics(tmp_path: Path, sandbox: Sandbo
         assert httpx.get(base + "/api/", timeout=10).json()["overall"]["in_scope"] > 0
     finally:
         proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=60)
+        proc.wait(timeout=PATIENCE)
     assert proc.returncode == 0
 
 
@@ -112,4 +115,4 @@ def test_demo_keep_running_prints_the_dashboard_url_and_serves_it(tmp_path: Path
         assert "unknown-capability" in httpx.get(url + "/review", timeout=30).text
     finally:
         proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=60)
+        proc.wait(timeout=PATIENCE)
