@@ -476,11 +476,12 @@ def review_query(
     text: str | None,
     flagged_since: date | None,
     capability: str | None = None,
-    candidates: Sequence[str] | None = None,
+    candidates: Sequence[tuple[str, str]] | None = None,
 ) -> Select[*tuple[Any, ...]]:
     """Stored verdicts whose trace is broken, with the ticket and the bot's flag; with
     `capability`, those linked to it (the strategy map's flagged count of that node);
-    `candidates`: keys that include every ticket matching `text` (`text_candidates`)."""
+    `candidates`: (source, key) pairs that include every ticket matching `text`
+    (`text_candidates`)."""
     query: Select[*tuple[Any, ...]] = (
         select(
             VerdictRow.source,
@@ -518,7 +519,11 @@ def review_query(
     if text:
         query = query.where(_text_match(text))
     if candidates is not None:
-        query = query.where(TicketRow.key.in_(candidates))
+        # on the verdict row's primary key, both columns: SQLite then starts from the few
+        # candidates (3 ms at 1M) instead of walking every broken row in page order (0.9 s)
+        sources = sorted({source for source, _ in candidates})
+        keys = sorted({key for _, key in candidates})
+        query = query.where(VerdictRow.source.in_(sources), VerdictRow.key.in_(keys))
     if flagged_since:
         start = datetime.combine(flagged_since, datetime.min.time(), UTC)
         query = query.where(FlagRow.flagged_at >= start, FlagRow.cleared_at.is_(None))
@@ -536,23 +541,23 @@ def _text_match(text: str) -> ColumnElement[bool]:
     )
 
 
-def text_candidates(session: Session, text: str) -> list[str] | None:
-    """The keys of the tickets whose title or key holds `text`, found through the text index
-    (a superset: `_text_match` still decides), or None when more than `CANDIDATES` tickets
-    hold it. A rare text then lists and counts from those few tickets, where walking the
-    broken rows in page order would read them all; a common one is found by that walk soon.
-    The planners cannot tell the two apart from the filter alone (the walk was chosen for a
-    rare text too), so the index is asked first."""
-    query = select(TicketRow.key).where(_text_match(text)).limit(CANDIDATES + 1)
+def text_candidates(session: Session, text: str) -> list[tuple[str, str]] | None:
+    """The (source, key) of the tickets whose title or key holds `text`, found through the
+    text index (a superset: `_text_match` still decides), or None when more than
+    `CANDIDATES` tickets hold it. A rare text then lists and counts from those few
+    tickets, where walking the broken rows in page order would read them all; a common one
+    is found by that walk soon. The planners cannot tell the two apart from the filter alone
+    (the walk was chosen for a rare text too), so the index is asked first."""
+    query = select(TicketRow.source, TicketRow.key).where(_text_match(text)).limit(CANDIDATES + 1)
     if session.get_bind().dialect.name == "sqlite":
         if len(text) < TRIGRAM:
             return None
         fts = table("tickets_text", column("rowid"))
         phrase = '"' + text.lower().replace('"', '""') + '"'
-        found = select(fts.c.rowid).where(literal_column("tickets_text").op("MATCH")(phrase))
-        query = query.where(literal_column("tickets.rowid").in_(found))
-    keys = list(dict.fromkeys(session.scalars(query)))
-    return keys if len(keys) <= CANDIDATES else None
+        indexed = select(fts.c.rowid).where(literal_column("tickets_text").op("MATCH")(phrase))
+        query = query.where(literal_column("tickets.rowid").in_(indexed))
+    found = [(source, key) for source, key in session.execute(query)]
+    return found if len(found) <= CANDIDATES else None
 
 
 def review_page(session: Session, ctx: Context, query: Query) -> dict[str, Any]:
