@@ -6,7 +6,6 @@ store into a working directory, runs sync -> check -> apply once, and shows what
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import tempfile
 import threading
@@ -25,7 +24,7 @@ from rich.text import Text
 from bmmsync.bot.flagging import apply_step
 from bmmsync.bot.review import group_by_reason, review_records
 from bmmsync.cli.context import app_context
-from bmmsync.cli.serve_cmd import dashboard_server
+from bmmsync.cli.serve_cmd import dashboard_server, stop_on_signals
 from bmmsync.config.settings import Config, load_config
 from bmmsync.config.web import split_listen
 from bmmsync.sandbox.server import SandboxServer
@@ -153,11 +152,12 @@ def demo(
             soft_wrap=True,
         )
         if keep_running:
+            stop = stop_on_signals()
             with _demo_dashboard(config) as dashboard:
                 console.print("\nsandbox and dashboard running; Ctrl+C to stop", highlight=False)
                 console.print(f"Dashboard: {dashboard.url}/", highlight=False, soft_wrap=True)
-                with contextlib.suppress(KeyboardInterrupt):
-                    threading.Event().wait()
+                while not stop.wait(0.5):
+                    pass
         else:
             host, port = split_listen(config.web.listen)
             console.print(

@@ -16,6 +16,16 @@ from bmmsync.errors import ConfigError
 from bmmsync.web.server import DashboardServer
 
 
+def stop_on_signals() -> threading.Event:
+    """An event set by SIGINT or SIGTERM. Installed explicitly, whatever was inherited: a
+    process started in the background of a script inherits SIGINT ignored, and Ctrl+C or
+    `kill -INT` would then never stop it."""
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop
+
+
 def dashboard_server(
     config: Config,
     host: str | None = None,
@@ -57,9 +67,7 @@ def serve(
 ) -> None:
     """Serve the dashboard (read-only) until SIGTERM/SIGINT; health at /livez and /readyz."""
     config = app_context(ctx).config()
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+    stop = stop_on_signals()
     with dashboard_server(config, host, port) as server:
         print(f"dashboard on {server.url}/", flush=True)
         while not stop.wait(0.5):

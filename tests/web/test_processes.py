@@ -93,13 +93,21 @@ def test_run_serves_dashboard_health_and_metrics(tmp_path: Path, sandbox: Sandbo
     assert proc.returncode == 0
 
 
+def _sigint_ignored() -> None:
+    """What a process started in the background of a script inherits (`cmd &`)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def test_demo_keep_running_prints_the_dashboard_url_and_serves_it(tmp_path: Path) -> None:
+    """...and stops on SIGINT even when it inherited SIGINT ignored (a suite run from a
+    background loop once left it running for an hour)."""
     proc = subprocess.Popen(
         [BMMSYNC, "demo", "--keep-running", "--dir", str(tmp_path)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200"},
+        preexec_fn=_sigint_ignored,
     )
     try:
         assert proc.stdout is not None
