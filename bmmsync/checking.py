@@ -33,7 +33,7 @@ from bmmsync.store.measurement_repo import all_measurements
 from bmmsync.store.models import SORT_TITLE_CHARS, ProblemRow, TraceLinkRow, VerdictRow
 from bmmsync.store.snapshot_repo import add_snapshot
 from bmmsync.store.ticket_repo import children_of, iter_tickets, tickets_by_id
-from bmmsync.store.upsert import BATCH_ROWS
+from bmmsync.store.upsert import BATCH_ROWS, key_batches
 from bmmsync.trace.incremental import changed_capabilities, lookup_keys_changed
 from bmmsync.trace.index import MapIndex
 from bmmsync.trace.judge import Verdict, judge, tickets_by_source
@@ -281,18 +281,9 @@ def _stored_rows(
         return
     model = VerdictRow if table == "verdicts" else TraceLinkRow
     chosen = [getattr(model, c) for c in columns]
-    for source, keys in _by_source(idents).items():
-        for start in range(0, len(keys), BATCH_ROWS):
-            chunk = keys[start : start + BATCH_ROWS]
-            query = select(*chosen).where(model.source == source, model.key.in_(chunk))
-            yield from (tuple(row) for row in session.execute(query))
-
-
-def _by_source(idents: Iterable[TicketId]) -> dict[str, list[str]]:
-    by_source: dict[str, list[str]] = {}
-    for source, key in idents:
-        by_source.setdefault(source, []).append(key)
-    return by_source
+    for source, chunk in key_batches(idents):
+        query = select(*chosen).where(model.source == source, model.key.in_(chunk))
+        yield from (tuple(row) for row in session.execute(query))
 
 
 def _changes(stored: Iterable[Row], wanted: set[Row]) -> tuple[list[Row], set[Row]]:
@@ -336,11 +327,9 @@ def _insert_rows(
 
 
 def _delete_rows(session: Session, idents: Iterable[TicketId]) -> None:
-    for source, keys in _by_source(idents).items():
-        for start in range(0, len(keys), BATCH_ROWS):
-            chunk = keys[start : start + BATCH_ROWS]
-            for table in (VerdictRow, TraceLinkRow):
-                session.execute(delete(table).where(table.source == source, table.key.in_(chunk)))
+    for source, chunk in key_batches(idents):
+        for table in (VerdictRow, TraceLinkRow):
+            session.execute(delete(table).where(table.source == source, table.key.in_(chunk)))
 
 
 def _delete_stored(session: Session, table: str, columns: Sequence[str], rows: list[Row]) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from bmmsync.bot.planner import FlagState
 from bmmsync.store.audit_repo import open_intents
 from bmmsync.store.models import FlagRow, TicketRow, VerdictRow
-from bmmsync.store.upsert import BATCH_ROWS, bulk_upsert
+from bmmsync.store.upsert import BATCH_ROWS, bulk_upsert, key_batches
 
 Ident = tuple[str, str]
 
@@ -43,15 +43,10 @@ def load_flags(session: Session, only: Collection[Ident] | None = None) -> dict[
 
 
 def _flag_rows(session: Session, idents: Collection[Ident]) -> Iterator[FlagRow]:
-    by_source: dict[str, list[str]] = {}
-    for source, key in idents:
-        by_source.setdefault(source, []).append(key)
-    for source, keys in by_source.items():
-        for start in range(0, len(keys), BATCH_ROWS):
-            chunk = keys[start : start + BATCH_ROWS]
-            yield from session.scalars(
-                select(FlagRow).where(FlagRow.source == source, FlagRow.key.in_(chunk))
-            )
+    for source, chunk in key_batches(idents):
+        yield from session.scalars(
+            select(FlagRow).where(FlagRow.source == source, FlagRow.key.in_(chunk))
+        )
 
 
 def unsettled_flags(
@@ -102,17 +97,12 @@ def copy_flag_dates(session: Session, idents: Collection[Ident] | None = None) -
         session.execute(update(VerdictRow).where(undated).values(flagged_since=FlagRow.flagged_at))
         return
     since = select(FlagRow.flagged_at).where(active).scalar_subquery()
-    by_source: dict[str, list[str]] = {}
-    for source, key in idents:
-        by_source.setdefault(source, []).append(key)
-    for source, keys in by_source.items():
-        for start in range(0, len(keys), BATCH_ROWS):
-            chunk = keys[start : start + BATCH_ROWS]
-            session.execute(
-                update(VerdictRow)
-                .where(VerdictRow.source == source, VerdictRow.key.in_(chunk))
-                .values(flagged_since=since)
-            )
+    for source, chunk in key_batches(idents):
+        session.execute(
+            update(VerdictRow)
+            .where(VerdictRow.source == source, VerdictRow.key.in_(chunk))
+            .values(flagged_since=since)
+        )
 
 
 def mirror_tickets(session: Session, changes: Sequence[tuple[Ident, dict[str, Any]]]) -> None:

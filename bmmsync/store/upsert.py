@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from itertools import islice
 from typing import Any, cast
 
@@ -15,6 +15,17 @@ from bmmsync.store.models import Base
 # SQLite allows 32,766 bound parameters per statement; PostgreSQL 65,535. Rows of ~20 columns
 # in batches of 1,000 stay well under both and keep memory flat.
 BATCH_ROWS = 1000
+
+
+def key_batches(idents: Iterable[tuple[str, str]]) -> Iterator[tuple[str, list[str]]]:
+    """(source, keys) with at most `BATCH_ROWS` keys each, for `source = ? AND key IN (...)`
+    lookups by ticket that stay under every database's parameter limit."""
+    by_source: dict[str, list[str]] = {}
+    for source, key in idents:
+        by_source.setdefault(source, []).append(key)
+    for source, keys in by_source.items():
+        for start in range(0, len(keys), BATCH_ROWS):
+            yield source, keys[start : start + BATCH_ROWS]
 
 
 def _batches(rows: Iterable[Mapping[str, Any]], size: int) -> Iterable[list[Mapping[str, Any]]]:
