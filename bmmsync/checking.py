@@ -475,24 +475,14 @@ def _keep_stored_suggestions(session: Session, verdicts: list[Verdict]) -> None:
     """Where a ticket's problems are what the store already says, keep the stored
     suggestions: an incremental judge sees too few tickets to quote per-project usage, and a
     changed suggestion would edit the ticket's comment (and answer every webhook echo)."""
-    by_source: dict[str, list[str]] = {}
-    for v in verdicts:
-        if v.findings:
-            by_source.setdefault(v.source, []).append(v.key)
     stored: dict[TicketId, list[dict[str, Any]]] = {}
-    for source, keys in by_source.items():
-        for start in range(0, len(keys), BATCH_ROWS):
-            query = (
-                select(VerdictRow.key, ProblemRow.findings)
-                .join(ProblemRow, ProblemRow.id == VerdictRow.problem_id)
-                .where(
-                    VerdictRow.source == source,
-                    VerdictRow.key.in_(keys[start : start + BATCH_ROWS]),
-                )
-            )
-            stored.update(
-                ((source, key), findings or []) for key, findings in session.execute(query)
-            )
+    for source, chunk in key_batches((v.source, v.key) for v in verdicts if v.findings):
+        query = (
+            select(VerdictRow.key, ProblemRow.findings)
+            .join(ProblemRow, ProblemRow.id == VerdictRow.problem_id)
+            .where(VerdictRow.source == source, VerdictRow.key.in_(chunk))
+        )
+        stored.update(((source, key), findings or []) for key, findings in session.execute(query))
     for i, v in enumerate(verdicts):
         old = stored.get((v.source, v.key))
         if not old or len(old) != len(v.findings):

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from bmmsync.bot.planner import FlagState
 from bmmsync.store.audit_repo import open_intents
 from bmmsync.store.models import FlagRow, TicketRow, VerdictRow
-from bmmsync.store.upsert import BATCH_ROWS, bulk_upsert, key_batches
+from bmmsync.store.upsert import bulk_upsert, key_batches
 
 Ident = tuple[str, str]
 
@@ -111,17 +111,11 @@ def mirror_tickets(session: Session, changes: Sequence[tuple[Ident, dict[str, An
     order, each `{"add_label": ..., "remove_label": ..., "state": ..., "closed": ...}` (any
     of them); the stored labels are read in one query per source and batch."""
     labels: dict[Ident, list[str]] = {}
-    by_source: dict[str, list[str]] = {}
-    for (source, key), _ in changes:
-        by_source.setdefault(source, []).append(key)
-    for source, keys in by_source.items():
-        for start in range(0, len(keys), BATCH_ROWS):
-            query = select(TicketRow.key, TicketRow.labels).where(
-                TicketRow.source == source, TicketRow.key.in_(keys[start : start + BATCH_ROWS])
-            )
-            labels.update(
-                ((source, key), list(found or [])) for key, found in session.execute(query)
-            )
+    for source, chunk in key_batches(ident for ident, _ in changes):
+        query = select(TicketRow.key, TicketRow.labels).where(
+            TicketRow.source == source, TicketRow.key.in_(chunk)
+        )
+        labels.update(((source, key), list(found or [])) for key, found in session.execute(query))
     values: dict[Ident, dict[str, Any]] = {}
     for ident, change in changes:
         if ident not in labels:
