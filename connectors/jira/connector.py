@@ -311,11 +311,16 @@ class JiraConnector:
             return False
         return not any(self._mine(comment) for comment in comments)
 
-    def _mine(self, comment: dict[str, Any]) -> bool:
+    @cached_property
+    def _my_ids(self) -> set[Any]:
+        """The bot user's ids, as comment authors carry them (Cloud: accountId; DC: name, key)."""
         me = self._myself
-        mine = {me.get("accountId"), me.get("name"), me.get("key")} - {None}
+        return {me.get("accountId"), me.get("name"), me.get("key")} - {None}
+
+    def _mine(self, comment: dict[str, Any]) -> bool:
         author = comment.get("author") or {}
-        return bool(mine & {author.get("accountId"), author.get("name"), author.get("key")})
+        ids = {author.get("accountId"), author.get("name"), author.get("key")}
+        return bool(self._my_ids & ids)
 
     def watches(self, key: str) -> bool:
         """Whether the source's JQL covers `key` (one search): a Jira webhook may name any
