@@ -10,6 +10,25 @@ import time
 import uvicorn
 
 
+def listening_socket(host: str, port: int, backlog: int) -> socket.socket:
+    """A TCP socket bound to (`host`, `port`) and listening.
+
+    Made with `IPPROTO_TCP` rather than protocol 0: asyncio turns Nagle's algorithm off
+    (TCP_NODELAY) only on accepted sockets whose protocol says TCP, and with it on, every
+    keep-alive response after the first waited ~40 ms for the client's delayed ACK between
+    uvicorn's header and body writes. Raises OSError if the address cannot be bound."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.listen(backlog)
+    return sock
+
+
 def start_in_thread(
     server: uvicorn.Server, sock: socket.socket, name: str, wait: float = 10.0
 ) -> threading.Thread | None:

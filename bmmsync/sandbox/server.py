@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -20,7 +19,7 @@ import uvicorn
 from bmmsync.sandbox.app import Sandbox, create_app
 from bmmsync.sandbox.seeding import seed_state
 from bmmsync.sandbox.state import SandboxState
-from bmmsync.uvicorn_thread import start_in_thread
+from bmmsync.uvicorn_thread import listening_socket, start_in_thread
 
 
 class SandboxServer:
@@ -48,10 +47,8 @@ class SandboxServer:
         else:
             self.state.reset(jira_deployment)
         self.app = create_app(self.sandbox)
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._socket.bind((host, port))
-        self._socket.listen(2048)  # connections queue up even before uvicorn takes over
+        # connections queue up even before uvicorn takes over
+        self._socket = listening_socket(host, port, backlog=2048)
         self.host, self.port = self._socket.getsockname()[:2]
         config = uvicorn.Config(
             self.app, log_level="warning", lifespan="off", access_log=False, timeout_keep_alive=30

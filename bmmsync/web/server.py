@@ -6,7 +6,6 @@ here, at once, with a clear error), and `stop()` ends the server cleanly.
 
 from __future__ import annotations
 
-import socket
 import threading
 from types import TracebackType
 
@@ -14,7 +13,7 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from bmmsync.errors import BmmsyncError
-from bmmsync.uvicorn_thread import start_in_thread
+from bmmsync.uvicorn_thread import listening_socket, start_in_thread
 
 
 class WebServerError(BmmsyncError):
@@ -28,17 +27,12 @@ class DashboardServer:
 
     def __init__(self, app: ASGIApp, host: str = "127.0.0.1", port: int = 8080) -> None:
         self.app = app
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self._socket = socket.socket(family, socket.SOCK_STREAM)
-        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            self._socket.bind((host, port))
+            self._socket = listening_socket(host, port, backlog=1024)
         except OSError as exc:
-            self._socket.close()
             raise WebServerError(
                 f"web.listen: cannot listen on {host}:{port}: {exc.strerror}"
             ) from None
-        self._socket.listen(1024)
         self.host, self.port = self._socket.getsockname()[:2]
         config = uvicorn.Config(
             app, log_level="warning", lifespan="off", access_log=False, server_header=False

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +18,7 @@ from bmmsync.hooks.routes import hook_routes
 from bmmsync.hooks.worker import DrainReport, Worker
 from bmmsync.sandbox.server import SandboxServer
 from bmmsync.store.database import Store
+from bmmsync.uvicorn_thread import listening_socket, start_in_thread
 from tests.cli.helpers import write_sandbox_config
 
 GITHUB_SECRET = "gh-hook-secret-123"
@@ -45,18 +44,11 @@ def serve_hooks(config: Config, store: Store) -> Iterator[str]:
 @contextmanager
 def serve_app(app: Starlette) -> Iterator[str]:
     """`app` on a real uvicorn server in a thread; yields its root URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(128)
+    sock = listening_socket("127.0.0.1", 0, backlog=128)
     port = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "hook server did not start"
-        time.sleep(0.01)
+    thread = start_in_thread(server, sock, "hook-server")
+    assert thread is not None, "hook server did not start"
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
