@@ -173,7 +173,8 @@ class TicketRow(Base):
 
 class TraceLinkRow(Base):
     __tablename__ = "trace_links"
-    __table_args__ = (Index("ix_trace_links_capability", "capability"),)
+    # a capability's work in page order (migration 0010)
+    __table_args__ = (Index("ix_trace_links_capability", "capability", "source", "key"),)
 
     source: Mapped[str] = mapped_column(String(100), primary_key=True)
     key: Mapped[str] = mapped_column(String(300), primary_key=True)
