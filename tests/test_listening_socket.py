@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from concurrent.futures import ThreadPoolExecutor
 
 from bmmsync.uvicorn_thread import listening_socket
 
@@ -31,7 +32,9 @@ def test_accepted_connections_have_nagle_off() -> None:
             writer.close()
             server.close()
 
-    assert asyncio.run(accepted_nodelay()) != 0
+    # a thread of its own: a browser test's Playwright may hold this thread's event loop
+    with ThreadPoolExecutor(1) as pool:
+        assert pool.submit(lambda: asyncio.run(accepted_nodelay())).result() != 0
 
 
 def test_a_taken_port_fails_at_bind() -> None:
