@@ -36,8 +36,9 @@ class CapabilityRef:
 class OwnRefs:
     """What a ticket names itself, without looking at its parents.
 
-    Compared and hashed by identity: resolvers share one per label set, and the judge
-    memoises what each comes to by it (a structural hash would cost more than the lookup).
+    Compared and hashed by identity: resolvers share one per label set (and one for all
+    label sets with the same capability labels), and the judge memoises what each comes to
+    by it (a structural hash would cost more than the lookup).
     """
 
     known: tuple[CapabilityRef, ...] = ()
