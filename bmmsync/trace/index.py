@@ -73,6 +73,7 @@ class MapIndex:
         self._close_cache: dict[str, tuple[str, ...]] = {}
         self._postings: dict[str, list[str]] | None = None
         self._sizes: dict[str, int] = {}
+        self._size_range = (0, 0)
         self._by_key_desc: list[str] = []
         self._successors: dict[str, tuple[str, ...]] = {}
         self._alias_holders: dict[str, list[str]] | None = None
@@ -118,8 +119,13 @@ class MapIndex:
 
     def _shortlist(self, key: str, size: int = 40) -> list[str]:
         """The `size` keys with the highest bigram overlap (Dice) with `key`, ties to the
-        greater key: difflib is slow on 2,000. Only keys sharing a bigram are scored, found
-        through an inverted index (bigram -> keys); the others score 0 and fill up."""
+        greater key: difflib is slow on 2,000. Only keys sharing a bigram are counted, found
+        through an inverted index (bigram -> keys); the others score 0 and fill up.
+
+        Of those, only keys that can reach the best `size` are scored: at least `size` keys
+        share `level` bigrams or more, so each scores at least 2*level/(n + largest size),
+        and a key sharing `count` scores at most 2*count/(n + smallest size).
+        """
         if self._postings is None:
             postings: dict[str, list[str]] = defaultdict(list)
             for k in self._display:
@@ -128,11 +134,23 @@ class MapIndex:
                     postings[gram].append(k)
             self._postings = dict(postings)
             self._by_key_desc = sorted(self._display, reverse=True)
+            if self._sizes:
+                self._size_range = (min(self._sizes.values()), max(self._sizes.values()))
         postings_get = self._postings.get
         wanted = _bigrams(key)
         shared = Counter(chain.from_iterable(postings_get(gram, ()) for gram in wanted))
         sizes, n = self._sizes, len(wanted)
-        scored = [(2 * count / (n + sizes[k]), k) for k, count in shared.items()]
+        least = 0
+        if len(shared) > size:
+            keys_at = Counter(shared.values())
+            reached = 0
+            for level in sorted(keys_at, reverse=True):
+                reached += keys_at[level]
+                if reached >= size:
+                    break
+            smallest, largest = self._size_range
+            least = -(-level * (n + smallest) // (n + largest))  # ceil, in integers
+        scored = [(2 * count / (n + sizes[k]), k) for k, count in shared.items() if count >= least]
         if len(scored) < size:
             missing = size - len(scored)
             scored += islice(((0.0, k) for k in self._by_key_desc if k not in shared), missing)

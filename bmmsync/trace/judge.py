@@ -102,7 +102,7 @@ class _Problem:
         return (SEVERITY_RANK[self.severity], _REASON_ORDER.get(self.reason, 99), self.detail)
 
     def for_ticket(self, key: str, source: str) -> Finding:
-        return Finding(key, self.reason, self.severity, self.detail, self.suggestion, source)
+        return _new_finding(key, self.reason, self.severity, self.detail, self.suggestion, source)
 
 
 _new_link = positional_factory(TraceLink)
@@ -139,7 +139,7 @@ class Judge:
         self._own_linked: dict[OwnRefs, _Linked] = {}
         self._inherited_linked: dict[Terminal, _Linked] = {}
         self._no_capability: dict[tuple[str, str, bool], _Problem] = {}
-        self._usage: dict[tuple[str, str], dict[str, int]] = {}
+        self._usage: dict[str, dict[str, dict[tuple[str, ...], int]]] = {}
         self._examples_cache: dict[tuple[str, str], tuple[list[str], bool]] = {}
 
     # -- labels -------------------------------------------------------------------------
@@ -305,7 +305,11 @@ class Judge:
         project_key = (ticket.source, ticket.project)
         cached = self._examples_cache.get(project_key)
         if cached is None:
-            usage = self._usage.get(project_key)
+            usage: dict[str, int] = {}
+            by_capabilities = self._usage.get(ticket.source, {}).get(ticket.project, {})
+            for capabilities, tickets in by_capabilities.items():
+                for cid in capabilities:
+                    usage[cid] = usage.get(cid, 0) + tickets
             if usage:
                 ranked = heapq.nsmallest(3, usage.items(), key=lambda kv: (-kv[1], kv[0]))
                 cached = ([cid for cid, _ in ranked], True)
@@ -401,8 +405,14 @@ class Judge:
         else:
             origin = terminal.key
             specs = tuple((cid, LinkVia.INHERITED, origin) for cid in refs.capabilities)
-            problems = [self.unknown_problem(ref, origin) for ref in refs.unknown]
-            cached = self._linked(specs, refs.capabilities, problems)
+            if refs.unknown:
+                problems = [self.unknown_problem(ref, origin) for ref in refs.unknown]
+                cached = self._linked(specs, refs.capabilities, problems)
+            else:
+                # Only unknown references quote the ancestor: otherwise the problems are
+                # those of the ancestor itself, already worked out once per label set.
+                own = self.own_linked(refs)
+                cached = _Linked(specs, own.capabilities, own.chains, own.problems)
         self._inherited_linked[terminal] = cached
         return cached
 
@@ -440,7 +450,10 @@ class Judge:
         ignore_closed = rules.ignore_closed
         ignored_types = rules.ignored_type_set
         inherit = rules.inherit_from_parent
-        usage = self._usage = {}  # per run: suggestions quote this run's tickets only
+        # Per run, as suggestions quote this run's tickets only: source -> project ->
+        # capability ids -> tickets (one count per ticket; `_examples` adds up per id).
+        usage = self._usage = {}
+        projects: dict[str, dict[tuple[str, ...], int]] = {}
         own_linked_get = self._own_linked.get
         own_linked = self.own_linked
         inherited_linked_get = self._inherited_linked.get
@@ -479,6 +492,7 @@ class Judge:
             source = ticket.source
             if source is not last_source:
                 resolver = resolvers[source]
+                projects = usage.setdefault(source, {})
                 last_source = source
             assert resolver is not None
             own = None
@@ -540,12 +554,10 @@ class Judge:
             capabilities = linked.capabilities
             links: tuple[TraceLink, ...] = ()
             if capabilities:
-                project_key = (source, ticket.project)
-                counts = usage.get(project_key)
+                counts = projects.get(ticket.project)
                 if counts is None:
-                    counts = usage[project_key] = {}
-                for cid in capabilities:
-                    counts[cid] = counts.get(cid, 0) + 1
+                    counts = projects[ticket.project] = {}
+                counts[capabilities] = counts.get(capabilities, 0) + 1
                 specs = linked.specs
                 if len(specs) == 1:
                     cid, via, origin = specs[0]
@@ -593,7 +605,17 @@ class Judge:
 
 
 def tickets_by_source(tickets: Iterable[Ticket]) -> dict[str, dict[str, Ticket]]:
-    """source -> key -> ticket, the parent lookup. The first of duplicate keys wins."""
+    """source -> key -> ticket, the parent lookup. The first of duplicate keys wins.
+
+    A backlog of one source without duplicate keys (the usual case) is one comprehension:
+    the general loop costs a few percent of a whole judge run.
+    """
+    tickets = tickets if isinstance(tickets, list | tuple) else list(tickets)
+    sources = {ticket.source for ticket in tickets}
+    if len(sources) == 1:
+        keyed = {ticket.key: ticket for ticket in tickets}
+        if len(keyed) == len(tickets):
+            return {sources.pop(): keyed}
     by_source: dict[str, dict[str, Ticket]] = defaultdict(dict)
     for ticket in tickets:
         by_source[ticket.source].setdefault(ticket.key, ticket)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from bmmsync.domain import LinkVia, Ticket, TraceLink
+from bmmsync.domain import LinkVia, Ticket, TraceLink, positional_factory
 from bmmsync.trace.index import MapIndex
 from bmmsync.trace.rules import MappingRules, normalise_text
 
@@ -36,8 +36,9 @@ class CapabilityRef:
 class OwnRefs:
     """What a ticket names itself, without looking at its parents.
 
-    Compared and hashed by identity: resolvers share one per label set, and the judge
-    memoises what each comes to by it (a structural hash would cost more than the lookup).
+    Compared and hashed by identity: resolvers share one per label set (and one for all
+    label sets with the same capability labels), and the judge memoises what each comes to
+    by it (a structural hash would cost more than the lookup).
     """
 
     known: tuple[CapabilityRef, ...] = ()
@@ -90,6 +91,7 @@ class Resolution:
 
 
 _EMPTY = OwnRefs()
+_new_terminal = positional_factory(Terminal)
 
 
 def _text_labels(labels: object) -> tuple[str, ...]:
@@ -132,6 +134,16 @@ def field_texts(value: Any) -> tuple[list[str], list[str]]:
     return texts, bad
 
 
+def _make_own_refs(
+    known: list[CapabilityRef], unknown: list[CapabilityRef], exempt: bool
+) -> OwnRefs:
+    if not (known or unknown or exempt):
+        return _EMPTY
+    capabilities = tuple(dict.fromkeys(ref.capability for ref in known if ref.capability))
+    specs = tuple((ref.capability, ref.via, ref.origin) for ref in known if ref.capability)
+    return OwnRefs(tuple(known), tuple(unknown), exempt, capabilities, specs)
+
+
 class Resolver:
     """Resolves tickets of one source. Not thread-safe; memoises labels, refs and walks."""
 
@@ -148,7 +160,8 @@ class Resolver:
         self.tickets = tickets_by_key
         self._patterns = rules.label_patterns
         self._exempt = rules.exempt_set
-        self._label_cache: dict[str, tuple[bool, tuple[tuple[str, str | None], ...]]] = {}
+        self._label_cache: dict[str, tuple[bool, tuple[CapabilityRef, ...]]] = {}
+        self._interned: dict[tuple[object, ...], OwnRefs] = {}
         self._field = rules.capability_field or None
         self._by_labels: dict[tuple[str, ...], OwnRefs] = (
             label_memo if label_memo is not None else {}
@@ -156,8 +169,8 @@ class Resolver:
         self._own: dict[str, OwnRefs] = {}
         self._walk: dict[str, Terminal] = {}
 
-    def _parse_label(self, label: str) -> tuple[bool, tuple[tuple[str, str | None], ...]]:
-        """(is exempt, [(raw ref, capability id or None)]) for one label; memoised."""
+    def _parse_label(self, label: str) -> tuple[bool, tuple[CapabilityRef, ...]]:
+        """(is exempt, the references the label holds) for one label; memoised."""
         cached = self._label_cache.get(label)
         if cached is not None:
             return cached
@@ -172,7 +185,11 @@ class Resolver:
                 continue
             refs.append((raw, capability))
         known = [r for r in refs if r[1] is not None]
-        result = (text in self._exempt, tuple(dict.fromkeys(known or refs[:1])))
+        held = tuple(
+            CapabilityRef(LinkVia.LABEL, label, raw, capability)
+            for raw, capability in dict.fromkeys(known or refs[:1])
+        )
+        result = (text in self._exempt, held)
         self._label_cache[label] = result
         return result
 
@@ -205,18 +222,28 @@ class Resolver:
         return cached
 
     def _compute_own(self, labels: tuple[str, ...], value: Any) -> OwnRefs:
+        """Label sets that differ only in ordinary labels (`bug`, `ux`) come to one shared
+        `OwnRefs`, so what it comes to is judged once (the judge memoises by identity)."""
         labels = _text_labels(labels)
         known: list[CapabilityRef] = []
         unknown: list[CapabilityRef] = []
         exempt = False
+        naming: list[str] = []
         for label in labels:
             is_exempt, refs = self._parse_label(label)
             exempt = exempt or is_exempt
-            for raw, capability in refs:
-                ref = CapabilityRef(LinkVia.LABEL, label, raw, capability)
-                (known if capability else unknown).append(ref)
+            if refs:
+                naming.append(label)
+                for ref in refs:
+                    (known if ref.capability else unknown).append(ref)
+        if value is None:
+            intern_key = (exempt, *naming)
+            interned = self._interned.get(intern_key)
+            if interned is None:
+                interned = self._interned[intern_key] = _make_own_refs(known, unknown, exempt)
+            return interned
         field_name = self._field
-        if field_name is not None and value is not None:
+        if field_name is not None:
             texts, bad = field_texts(value)
             for text in texts:
                 capability = self._field_capability(text)
@@ -224,11 +251,7 @@ class Resolver:
                 (known if capability else unknown).append(ref)
             for description in bad:
                 unknown.append(CapabilityRef(LinkVia.FIELD, field_name, description, None))
-        if not (known or unknown or exempt):
-            return _EMPTY
-        capabilities = tuple(dict.fromkeys(ref.capability for ref in known if ref.capability))
-        specs = tuple((ref.capability, ref.via, ref.origin) for ref in known if ref.capability)
-        return OwnRefs(tuple(known), tuple(unknown), exempt, capabilities, specs)
+        return _make_own_refs(known, unknown, exempt)
 
     def _field_capability(self, text: str) -> str | None:
         """A field value may be an id, alias or name, or a whole label such as `cap:portal`."""
@@ -245,46 +268,53 @@ class Resolver:
 
     def terminal(self, ticket: Ticket) -> Terminal:
         """Follow parents from `ticket` (itself included) until something names a capability
-        or the walk stops; memoised for every ticket walked."""
+        or the walk stops; memoised for every ticket walked.
+
+        Called for every ticket that inherits, so each step does the least: a ticket is
+        looked up in the memo once, and a parent is fetched only when its walk is not known.
+        """
         memo = self._walk
-        found = memo.get(ticket.key)
+        key = ticket.key
+        found = memo.get(key)
         if found is not None:
             return found
+        tickets_get = self.tickets.get
+        own_refs = self.own_refs
+        inherit = self.rules.inherit_from_parent
         path: list[str] = []
         position: dict[str, int] = {}
         current: Ticket | None = ticket
-        key = ticket.key
-        inherit = self.rules.inherit_from_parent
         while True:
-            found = memo.get(key)
-            if found is not None:
-                break
             if current is None:
-                found = Terminal(ResolutionKind.PARENT_MISSING, key)
+                found = _new_terminal(ResolutionKind.PARENT_MISSING, key, None, ())
                 break
             if key in position:
                 loop = path[position[key] :]
                 start = loop.index(min(loop))  # canonical: the same loop reads the same
                 loop = loop[start:] + loop[:start]
-                found = Terminal(ResolutionKind.PARENT_CYCLE, loop[0], cycle=(*loop, loop[0]))
+                cycle = (*loop, loop[0])
+                found = _new_terminal(ResolutionKind.PARENT_CYCLE, loop[0], None, cycle)
                 break
             position[key] = len(path)
             path.append(key)
-            refs = self.own_refs(current)
+            refs = own_refs(current)
             if refs.exempt:
                 # An exempt ancestor exempts its descendants, as exemption beats a label on
                 # the ticket itself.
-                found = Terminal(ResolutionKind.EXEMPT_ANCESTOR, key)
+                found = _new_terminal(ResolutionKind.EXEMPT_ANCESTOR, key, None, ())
                 break
-            if refs.names_something:
-                found = Terminal(ResolutionKind.OWN, key, refs)
+            if refs.known or refs.unknown:
+                found = _new_terminal(ResolutionKind.OWN, key, refs, ())
                 break
             parent = current.parent_key
             if not inherit or not parent:
-                found = Terminal(ResolutionKind.NONE, key)
+                found = _new_terminal(ResolutionKind.NONE, key, None, ())
                 break
             key = parent
-            current = self.tickets.get(parent)
+            found = memo.get(key)
+            if found is not None:
+                break
+            current = tickets_get(key)
         for walked in path:
             memo[walked] = found
         return found
