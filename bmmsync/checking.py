@@ -1,7 +1,7 @@
 """Judging the store: load the map and the tickets in bulk, judge in memory, record verdicts.
 
 The one path from stored data to verdicts, shared by `check`, `explain`, `report`, the bot's
-planner and the service. No per-ticket queries: tickets are read as streamed Core rows and
+planner and the service. No per-ticket queries: tickets are read as streamed driver rows and
 verdicts written with one `executemany` (SQLite) or `COPY` (PostgreSQL) per table.
 `recheck` is the incremental path: after a sync it judges only what the sync can have changed.
 """
@@ -27,6 +27,7 @@ from bmmsync.outcomes.effort import Delivered, GoalMap, SizeRule, work_of
 from bmmsync.outcomes.period import Period
 from bmmsync.outcomes.velocity import velocity
 from bmmsync.store.dashboard_repo import replace_aggregates
+from bmmsync.store.driver import driver_rows
 from bmmsync.store.flag_repo import copy_flag_dates
 from bmmsync.store.map_repo import load_model
 from bmmsync.store.measurement_repo import all_measurements
@@ -162,8 +163,10 @@ class _Problems:
 
 
 def titles_of(tickets: Iterable[Ticket]) -> dict[TicketId, str]:
-    """The sort keys `record_verdicts` copies onto verdict rows, by ticket."""
-    return {(t.source, t.key): t.title[:SORT_TITLE_CHARS] for t in tickets}
+    """The sort keys `record_verdicts` copies onto verdict rows, by ticket. Built with the
+    GC paused: a million new keys would trigger collections over the whole judgement."""
+    with gc_paused():
+        return {(t.source, t.key): t.title[:SORT_TITLE_CHARS] for t in tickets}
 
 
 def _verdict_rows(
@@ -251,33 +254,12 @@ def _sync_links(session: Session, verdicts: list[Verdict], idents: list[TicketId
 _LINK_PART = 400_000
 
 
-def _stream(session: Session, sql: str) -> Iterator[Row]:
-    """Rows of `sql` as plain driver tuples, in the session's transaction: a server-side
-    cursor on PostgreSQL, so a million stored rows never sit in memory at once."""
-    connection = session.connection()
-    raw = connection.connection.driver_connection
-    if connection.dialect.name == "postgresql":
-        with raw.cursor(name="bmmsync_stored_rows") as cursor:  # type: ignore[union-attr]
-            cursor.itersize = _STREAM_ROWS
-            cursor.execute(sql)
-            yield from cursor
-        return
-    cursor = raw.cursor()  # type: ignore[union-attr]
-    try:
-        yield from cursor.execute(sql)
-    finally:
-        cursor.close()
-
-
-_STREAM_ROWS = 20_000
-
-
 def _stored_rows(
     session: Session, table: str, columns: Sequence[str], idents: list[TicketId] | None
 ) -> Iterator[Row]:
     """The stored rows of `table`, all of them or those of `idents`."""
     if idents is None:
-        yield from _stream(session, f"SELECT {', '.join(columns)} FROM {table}")
+        yield from driver_rows(session, f"SELECT {', '.join(columns)} FROM {table}", stream=True)
         return
     model = VerdictRow if table == "verdicts" else TraceLinkRow
     chosen = [getattr(model, c) for c in columns]
