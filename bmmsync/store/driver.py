@@ -42,10 +42,10 @@ def driver_rows(
     if dialect.name == "postgresql":
         name = f"bmmsync_rows_{next(_cursor_names)}" if stream else ""
         with raw.cursor(name=name) as cursor:
-            if stream:
-                cursor.itersize = STREAM_ROWS
             cursor.execute(sql, params)
-            yield from cursor
+            # batches: psycopg's own iteration steps through its Python code once per row
+            while rows := cursor.fetchmany(STREAM_ROWS):
+                yield from rows
         return
     cursor = raw.cursor()
     try:
