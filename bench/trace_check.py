@@ -88,7 +88,7 @@ def check(url: str, n_changed: int, seed: int) -> dict[str, Any]:
     with store.session() as session:
         judgement = judge_store(session, rules, TODAY)
         judged, judged_cpu = time.perf_counter(), cpu_s()
-        titles = titles_of(judgement.tickets)
+        titles = titles_of(judgement.tickets, judgement.verdicts)
         written = record_verdicts(session, judgement.verdicts, NOW, replace_all=True, titles=titles)
         recorded, recorded_cpu = time.perf_counter(), cpu_s()
     committed = time.perf_counter()

@@ -1,7 +1,7 @@
 """Judging the store: load the map and the tickets in bulk, judge in memory, record verdicts.
 
 The one path from stored data to verdicts, shared by `check`, `explain`, `report`, the bot's
-planner and the service. No per-ticket queries: tickets are read as streamed Core rows and
+planner and the service. No per-ticket queries: tickets are read as streamed driver rows and
 verdicts written with one `executemany` (SQLite) or `COPY` (PostgreSQL) per table.
 `recheck` is the incremental path: after a sync it judges only what the sync can have changed.
 """
@@ -27,6 +27,7 @@ from bmmsync.outcomes.effort import Delivered, GoalMap, SizeRule, work_of
 from bmmsync.outcomes.period import Period
 from bmmsync.outcomes.velocity import velocity
 from bmmsync.store.dashboard_repo import replace_aggregates
+from bmmsync.store.driver import driver_rows
 from bmmsync.store.flag_repo import copy_flag_dates
 from bmmsync.store.map_repo import load_model
 from bmmsync.store.measurement_repo import all_measurements
@@ -83,7 +84,7 @@ def check_store(
     the dashboard's figures. What `bmmsync check` and each service run do. `size` is the
     configured size rule, for the delivered work the dashboard reads per unit."""
     judgement = judge_store(session, rules, today)
-    titles = titles_of(judgement.tickets)
+    titles = titles_of(judgement.tickets, judgement.verdicts)
     record_verdicts(session, judgement.verdicts, now, replace_all=True, titles=titles)
     figures = dashboard_figures(judgement, today, size or SizeRule())
     # the window ends on the day the pages are asked (the check's clock), not on `today`
@@ -161,9 +162,26 @@ class _Problems:
         return found
 
 
-def titles_of(tickets: Iterable[Ticket]) -> dict[TicketId, str]:
-    """The sort keys `record_verdicts` copies onto verdict rows, by ticket."""
-    return {(t.source, t.key): t.title[:SORT_TITLE_CHARS] for t in tickets}
+def titles_of(
+    tickets: Sequence[Ticket], verdicts: Sequence[Verdict] | None = None
+) -> dict[TicketId, str]:
+    """The sort keys `record_verdicts` copies onto verdict rows, by ticket: given the
+    tickets' `verdicts` (same order), only of those that get a row (about half of a backlog:
+    ~55 MB less at a million tickets). Built with the GC paused: a million new keys would
+    trigger collections over the whole judgement."""
+    with gc_paused():
+        if verdicts is None:
+            return {(t.source, t.key): t.title[:SORT_TITLE_CHARS] for t in tickets}
+        return {
+            (t.source, t.key): t.title[:SORT_TITLE_CHARS]
+            for t, v in zip(tickets, verdicts, strict=True)
+            if _has_row(v)
+        }
+
+
+def _has_row(verdict: Verdict) -> bool:
+    """Whether a verdict is stored as a row: out of scope or with findings (`VerdictRow`)."""
+    return not verdict.in_scope or bool(verdict.findings)
 
 
 def _verdict_rows(
@@ -175,7 +193,7 @@ def _verdict_rows(
     retitled ticket's row is written again."""
     rows: set[Row] = set()
     add = rows.add
-    for v in verdicts:
+    for v in verdicts:  # `_has_row`, inlined
         findings = v.findings
         if not findings:
             if not v.in_scope:
@@ -216,31 +234,50 @@ def _known_problems(session: Session, verdicts: list[Verdict]) -> _Problems:
 
 def _link_rows(verdicts: Iterable[Verdict], parts: int, part: int) -> set[Row]:
     """Rows in `_LINK_COLUMNS` order: one per ticket and capability (the primary key), of
-    the tickets in `part` of `parts` (by key hash)."""
+    the tickets in `part` of `parts` (see `_part_of`)."""
     via = _VIA
     rows: set[Row] = set()
     add = rows.add
     for v in verdicts:
         links = v.links
-        if not links or (parts > 1 and hash(v.key) % parts != part):
+        if not links:
+            continue
+        key = v.key
+        if parts > 1 and (ord(key[-1]) if key else 0) % parts != part:  # _part_of, inlined
             continue
         if len(links) > 1:
             links = tuple({link.capability: link for link in links}.values())
         for link in links:
-            add((v.source, v.key, link.capability, via[link.via], link.origin))
+            add((v.source, key, link.capability, via[link.via], link.origin))
     return rows
 
 
+def _part_of(key: str, parts: int) -> int:
+    """Which of `parts` a ticket's link rows are compared in: by the code point of its key's
+    last character, which both databases compute too (`_PART_SQL`), so each part's stored
+    rows are read on their own. Keys mostly end in a digit: the parts come out even."""
+    return (ord(key[-1]) if key else 0) % parts
+
+
+_PART_SQL = {
+    "sqlite": "coalesce(unicode(substr(key, -1)), 0) % {parts} = {part}",
+    "postgresql": "ascii(right(key, 1)) % {parts} = {part}",
+}
+
+
 def _sync_links(session: Session, verdicts: list[Verdict], idents: list[TicketId] | None) -> int:
-    """Replace the changed trace-link rows, in parts of tickets (by key hash) of at most
-    ~`_LINK_PART` tickets each: a million tickets' link rows, held at once beside the
-    judgement, would cost ~100 MB. Returns the rows deleted and inserted."""
+    """Replace the changed trace-link rows, in parts of tickets of ~`_LINK_PART` tickets
+    each: a million tickets' link rows, held at once beside the judgement, would cost
+    ~100 MB. A full check reads each part's stored rows alone (they were read once per
+    part: 2.6M rows for a million tickets). Returns the rows deleted and inserted."""
     parts = 1 + len(verdicts) // _LINK_PART
+    dialect = session.get_bind().dialect.name
     written = 0
     for part in range(parts):
-        stored = _stored_rows(session, "trace_links", _LINK_COLUMNS, idents)
-        if parts > 1:
-            stored = (row for row in stored if hash(row[1]) % parts == part)
+        where = _PART_SQL[dialect].format(parts=parts, part=part) if parts > 1 else ""
+        stored = _stored_rows(session, "trace_links", _LINK_COLUMNS, idents, where)
+        if parts > 1 and idents is not None:
+            stored = (row for row in stored if _part_of(row[1], parts) == part)
         gone, new = _changes(stored, _link_rows(verdicts, parts, part))
         _delete_stored(session, "trace_links", ("source", "key", "capability"), gone)
         _insert_rows(session, TraceLinkRow, _LINK_COLUMNS, new)
@@ -251,33 +288,18 @@ def _sync_links(session: Session, verdicts: list[Verdict], idents: list[TicketId
 _LINK_PART = 400_000
 
 
-def _stream(session: Session, sql: str) -> Iterator[Row]:
-    """Rows of `sql` as plain driver tuples, in the session's transaction: a server-side
-    cursor on PostgreSQL, so a million stored rows never sit in memory at once."""
-    connection = session.connection()
-    raw = connection.connection.driver_connection
-    if connection.dialect.name == "postgresql":
-        with raw.cursor(name="bmmsync_stored_rows") as cursor:  # type: ignore[union-attr]
-            cursor.itersize = _STREAM_ROWS
-            cursor.execute(sql)
-            yield from cursor
-        return
-    cursor = raw.cursor()  # type: ignore[union-attr]
-    try:
-        yield from cursor.execute(sql)
-    finally:
-        cursor.close()
-
-
-_STREAM_ROWS = 20_000
-
-
 def _stored_rows(
-    session: Session, table: str, columns: Sequence[str], idents: list[TicketId] | None
+    session: Session,
+    table: str,
+    columns: Sequence[str],
+    idents: list[TicketId] | None,
+    where: str = "",
 ) -> Iterator[Row]:
-    """The stored rows of `table`, all of them or those of `idents`."""
+    """The stored rows of `table`: all of them (those matching `where`, SQL) or those of
+    `idents`."""
     if idents is None:
-        yield from _stream(session, f"SELECT {', '.join(columns)} FROM {table}")
+        sql = f"SELECT {', '.join(columns)} FROM {table}" + (f" WHERE {where}" if where else "")
+        yield from driver_rows(session, sql, stream=True)
         return
     model = VerdictRow if table == "verdicts" else TraceLinkRow
     chosen = [getattr(model, c) for c in columns]

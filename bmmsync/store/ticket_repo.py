@@ -14,6 +14,7 @@ from sqlalchemy import DateTime, Text, cast, select, tuple_, type_coerce, update
 from sqlalchemy.orm import Session
 
 from bmmsync.domain import Ticket, positional_factory
+from bmmsync.store.driver import driver_rows
 from bmmsync.store.models import SyncCursorRow, TicketRow
 from bmmsync.store.upsert import BATCH_ROWS, bulk_upsert
 
@@ -158,7 +159,6 @@ _READ_COLUMNS = (
 )
 _TEXT_READ = frozenset({"labels", "fields"})
 _STAMPS = frozenset({"created", "updated", "closed_at"})
-_STREAM_ROWS = 20_000
 
 
 _new_ticket = positional_factory(Ticket)
@@ -166,7 +166,7 @@ assert [f.name for f in dataclass_fields(Ticket)] == list(_READ_COLUMNS), "read 
 
 
 class _TicketReader:
-    """Builds `Ticket`s from Core row tuples. One per read: its caches live as long as it.
+    """Builds `Ticket`s from driver row tuples. One per read: its caches live as long as it.
 
     Decoded labels and fields are shared between tickets with the same stored text, so
     callers must treat `Ticket.fields` as read-only (the trace engine does).
@@ -188,7 +188,7 @@ class _TicketReader:
         self.columns = columns
         self._labels: dict[str, tuple[str, ...]] = {}
         self._fields: dict[str, dict[str, Any]] = {}
-        self._stamps: dict[str, datetime] = {}
+        self._stamps: dict[Any, datetime] = {}
 
     def _decode_labels(self, text: str | None) -> tuple[str, ...]:
         found = self._labels.get(text) if text is not None else ()
@@ -210,11 +210,14 @@ class _TicketReader:
         return found
 
     def _decode_stamp(self, value: Any) -> datetime | None:
-        if value is None or not self.sqlite:
-            return value  # type: ignore[no-any-return]
+        """SQLite's text decoded; on both databases, equal instants share one object (up
+        to 100k of them): tickets synced together often carry the same stamps, and each
+        object costs 48 bytes per ticket and column."""
+        if value is None:
+            return None
         found = self._stamps.get(value)
         if found is None:
-            found = datetime.fromisoformat(value).replace(tzinfo=UTC)
+            found = datetime.fromisoformat(value).replace(tzinfo=UTC) if self.sqlite else value
             if len(self._stamps) < 100_000:
                 self._stamps[value] = found
         return found
@@ -268,16 +271,15 @@ class _TicketReader:
 def _read(session: Session, where: Sequence[Any], *, stream: bool) -> Iterator[Ticket]:
     reader = _TicketReader(session)
     query = select(*reader.columns).where(*where)
-    if stream:
-        query = query.execution_options(yield_per=_STREAM_ROWS)
-    # Through the Core connection: the ORM session would wrap each row in its loading layer.
-    yield from reader.tickets(session.connection().execute(query))
+    # Driver tuples: the reader converts every column itself, so SQLAlchemy's rows would
+    # only add their cost (see `driver_rows`).
+    yield from reader.tickets(driver_rows(session, query, stream=stream))
 
 
 def iter_tickets(
     session: Session, *, source: str | None = None, include_gone: bool = False
 ) -> Iterator[Ticket]:
-    """Every stored ticket, streamed as Core row tuples (no ORM objects: a million rows read
+    """Every stored ticket, streamed as driver row tuples (no ORM objects: a million rows read
     in seconds, and memory holds only the tickets the caller keeps)."""
     where: list[Any] = []
     if source is not None:

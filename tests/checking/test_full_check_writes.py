@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
 from sqlalchemy import delete, select
 
+from bmmsync import checking
 from bmmsync.checking import judge_store, record_verdicts, titles_of
 from bmmsync.store.database import Store
 from bmmsync.store.models import ProblemRow, TraceLinkRow, VerdictRow
@@ -21,6 +23,14 @@ def _check(store: Store) -> int:
         return record_verdicts(s, judged.verdicts, LATER, replace_all=True, titles=titles)
 
 
+@pytest.fixture(params=[checking._LINK_PART, 2], ids=["one-part", "parts"])
+def link_part(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Link rows compared in one part, and in parts of two tickets: then each part's stored
+    rows are chosen by the database (`_PART_SQL`), and must be the part's own."""
+    monkeypatch.setattr(checking, "_LINK_PART", request.param)
+
+
+@pytest.mark.usefixtures("link_part")
 def test_full_check_of_an_unchanged_store_writes_nothing(store: Store) -> None:
     _arrange(store)
     before = _rows(store)
@@ -28,6 +38,7 @@ def test_full_check_of_an_unchanged_store_writes_nothing(store: Store) -> None:
     assert _rows(store) == before  # `checked_at` of every row still FIRST
 
 
+@pytest.mark.usefixtures("link_part")
 def test_full_check_writes_the_difference_and_ends_as_a_check_from_scratch(store: Store) -> None:
     _arrange(store)
     before = _rows(store)
