@@ -3,21 +3,22 @@
 A full check reads a million tickets and ~1.3M stored verdict and link rows: through
 `Connection.execute` about a quarter of the read's CPU goes into building and fetching `Row`
 objects (profiled: 0.55 s of CPU per 100k tickets, 0.41 s through the driver).
+On PostgreSQL a streamed read uses libpq's chunked rows mode (libpq >= 17, which
+psycopg[binary] ships): the server sends the next rows while the client handles these, where
+a server-side cursor's FETCH left each side idle while the other worked (a million tickets:
+3.4 s wall for 1.0 s of client CPU, against 1.1 s with the stream, on a busy machine).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from itertools import count
 from typing import Any
 
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
 STREAM_ROWS = 20_000
-"""Rows per round trip of a streamed read on PostgreSQL."""
-
-_cursor_names = count()
+"""Rows per chunk of a streamed read on PostgreSQL."""
 
 
 def driver_rows(
@@ -25,9 +26,9 @@ def driver_rows(
 ) -> Iterator[tuple[Any, ...]]:
     """The rows of `query` as the driver returns them (no result processing: JSON, and on
     SQLite timestamps, come back as text). A `Select`'s bound values go to the driver as
-    they are, so they must be plain text or numbers. `stream` reads through a server-side
-    cursor on PostgreSQL, so a million rows never sit in memory at once; SQLite's cursor
-    steps through its rows anyway."""
+    they are, so they must be plain text or numbers. `stream` reads in chunks on
+    PostgreSQL, so a million rows never sit in memory at once (read to the end before the
+    session's next statement); SQLite's cursor steps through its rows anyway."""
     connection = session.connection()
     dialect = connection.dialect
     params: Any = None  # none: psycopg leaves a plain string's text alone
@@ -40,12 +41,12 @@ def driver_rows(
             params = tuple(params[name] for name in compiled.positiontup)
     raw: Any = connection.connection.driver_connection
     if dialect.name == "postgresql":
-        name = f"bmmsync_rows_{next(_cursor_names)}" if stream else ""
-        with raw.cursor(name=name) as cursor:
-            cursor.execute(sql, params)
-            # batches: psycopg's own iteration steps through its Python code once per row
-            while rows := cursor.fetchmany(STREAM_ROWS):
-                yield from rows
+        with raw.cursor() as cursor:
+            if stream:
+                yield from cursor.stream(sql, params, size=STREAM_ROWS)
+            else:
+                cursor.execute(sql, params)
+                yield from cursor.fetchall()
         return
     cursor = raw.cursor()
     try:

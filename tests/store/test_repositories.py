@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from bmmsync.domain import Capability, Decision, Model, Motivator, Status, Target, Ticket
 from bmmsync.store.database import Store
@@ -96,6 +96,25 @@ def test_ticket_upsert_counts_and_is_idempotent(store: Store) -> None:
     assert stored["acme/web#7"].labels == ("cap:export",)
     assert stored["acme/web#7"].fields == {"Capability": {"value": "x"}}
     assert stored["acme/web#8"].updated == NOW - timedelta(minutes=8)
+
+
+def test_stamps_read_back_as_utc_to_the_microsecond_whatever_the_session_zone(
+    store: Store,
+) -> None:
+    created = datetime(2025, 3, 30, 1, 59, 59, 500, tzinfo=UTC)
+    closed = datetime(2026, 10, 25, 0, 30, 0, 123456, tzinfo=UTC)
+    ticket = _ticket(1, created=created, updated=NOW, closed=True, closed_at=closed)
+    with store.session() as s:
+        upsert_tickets(s, [ticket, _ticket(2)], NOW)
+    with store.session() as s:
+        if s.get_bind().dialect.name == "postgresql":
+            s.execute(text("SET LOCAL TimeZone = 'Asia/Kolkata'"))
+            s.execute(text("SET LOCAL DateStyle = 'SQL, DMY'"))
+        stored = {t.key: t for t in iter_tickets(s)}
+    first = stored["acme/web#1"]
+    assert (first.created, first.updated, first.closed_at) == (created, NOW, closed)
+    assert {first.created.tzinfo, first.closed_at.tzinfo} == {UTC}  # type: ignore[union-attr]
+    assert stored["acme/web#2"].closed_at is None
 
 
 def test_mark_gone_hides_ghosts_and_a_resync_revives(store: Store) -> None:
