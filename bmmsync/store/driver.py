@@ -5,8 +5,7 @@ A full check reads a million tickets and ~1.3M stored verdict and link rows: thr
 objects (profiled: 0.55 s of CPU per 100k tickets, 0.41 s through the driver).
 On PostgreSQL a streamed read uses libpq's chunked rows mode (libpq >= 17, which
 psycopg[binary] ships): the server sends the next rows while the client handles these, where
-a server-side cursor's FETCH left each side idle while the other worked (a million tickets:
-3.4 s wall for 1.0 s of client CPU, against 1.1 s with the stream, on a busy machine).
+a server-side cursor's FETCH left each side waiting for the other (bench/RESULTS.md).
 """
 
 from __future__ import annotations
