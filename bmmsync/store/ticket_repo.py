@@ -284,7 +284,8 @@ def iter_tickets(
     session: Session, *, source: str | None = None, include_gone: bool = False
 ) -> Iterator[Ticket]:
     """Every stored ticket, streamed as driver row tuples (no ORM objects: a million rows read
-    in seconds, and memory holds only the tickets the caller keeps)."""
+    in seconds, and memory holds only the tickets the caller keeps). Read it to the end
+    before the session's next statement: on PostgreSQL the stream holds the connection."""
     where: list[Any] = []
     if source is not None:
         where.append(TicketRow.source == source)
