@@ -247,11 +247,14 @@ def test_refused_and_deleted_tickets_are_audited_and_the_rest_goes_on(
         for key in failing:
             assert {r.status for r in list_audit(session, key=key)} == {"failed"}, key
         flags = {(row.key): row for row in session.scalars(select(FlagRow))}
-    # the store records no label and no comment where the tracker refused them
+    # the store records no label and no comment where the tracker refused them, and keeps
+    # those tickets first in line for the next run
     for key in failing:
         assert not flags[key].label_added and flags[key].comment_id is None, key
+        assert flags[key].deferred, key
     for key in set(keys) - failing:
         assert flags[key].label_added and flags[key].comment_id, key
+        assert not flags[key].deferred, key
     # nothing was written on the refused tickets; every other broken ticket is flagged
     for key in (refused, gone):
         assert "trace-broken" not in gh_issue(sandbox, key).labels
