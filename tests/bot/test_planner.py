@@ -166,9 +166,10 @@ def test_source_cap_leaves_budget_to_other_sources() -> None:
     subjects = [subject(ticket(f"A-{i}", BAD, source="jira")) for i in range(4)] + [
         subject(ticket(f"B-{i}", BAD, source="gh")) for i in range(4)
     ]
-    p = plan(*subjects, comment=False, max_writes=5, source_caps={"jira": 1})
+    p = plan(*subjects, comment=False, max_writes=8, source_caps={"jira": 1})
     assert [w.source for w in p.writes].count("jira") == 1
     assert [w.source for w in p.writes].count("gh") == 4
+    assert [w.key for w in p.deferred] == ["A-1", "A-2", "A-3"]
 
 
 def test_escalation_after_threshold_only_once() -> None:
