@@ -128,6 +128,19 @@ def test_a_body_over_one_megabyte_is_413_before_any_check(client: TestClient, st
     assert _refusals(store) == {"too-large": 1}
 
 
+def test_a_chunked_body_over_one_megabyte_is_413_as_it_arrives(
+    client: TestClient, store: Store
+) -> None:
+    """No Content-Length to refuse early: the cap counts the body as it streams in."""
+    body = b"{" + b" " * MAX_BODY + b"}"
+    headers = {"X-GitHub-Event": "issues", "X-Hub-Signature-256": sign(SECRET, body)}
+    chunks = (body[i : i + 65536] for i in range(0, len(body), 65536))
+    answer = client.post("/hooks/github", content=chunks, headers=headers)
+    assert answer.status_code == 413 and answer.json() == {"error": "payload too large"}
+    assert _refusals(store) == {"too-large": 1}
+    assert _depth(store) == 0
+
+
 def test_signed_but_not_json_is_400(client: TestClient, store: Store) -> None:
     answer = _github(client, b"this is {not json")
     assert answer.status_code == 400
