@@ -11,7 +11,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import text, update
+from sqlalchemy.exc import OperationalError
 
 from bmmsync.errors import LeaseLost
 from bmmsync.service.lease import RunLease, holder_gone_from_host, me, process_start
@@ -199,3 +200,21 @@ def test_sqlite_expired_and_taken_over_is_still_lost(tmp_path: Path) -> None:
             s.execute(update(LeaseRow).values(holder="intruder:1", token=LeaseRow.token + 1))
         with store.session() as s, pytest.raises(LeaseLost):
             lease.check(s)
+
+
+def test_a_takeover_waits_for_the_transaction_that_checked_the_fence(store: Store) -> None:
+    """On PostgreSQL `holds` share-locks the lease row, so what a writer records in the
+    transaction that checked its fence is committed before another instance can take over."""
+    if store.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite runs one writing transaction at a time")
+    with store.session() as s:
+        grant = try_acquire(s, A, TTL)
+    assert isinstance(grant, Grant)
+    with store.session() as checking:
+        assert holds(checking, A.holder, grant.token)
+        with pytest.raises(OperationalError, match="lock timeout"), store.session() as other:
+            other.execute(text("SET LOCAL lock_timeout = '300ms'"))
+            try_acquire(other, B, TTL, holder_gone=lambda _row: True)
+    with store.session() as s:  # once the checking transaction ended, the takeover goes through
+        taken = try_acquire(s, B, TTL, holder_gone=lambda _row: True)
+    assert isinstance(taken, Grant) and taken.token == grant.token + 1
