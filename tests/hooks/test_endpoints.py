@@ -166,15 +166,16 @@ def test_unwatched_repositories_and_other_events_are_ignored_and_counted(
 
 
 def _jira_event(key: str = "PLAT-10", stamp: int = 1_700_000_000_000) -> bytes:
+    ident = str(10_000 + int(key.rsplit("-", 1)[1]))
     return json.dumps(
         {
             "timestamp": stamp,
             "webhookEvent": "jira:issue_updated",
             "issue_event_type_name": "issue_updated",
             "issue": {
-                "id": "10010",
+                "id": ident,
                 "key": key,
-                "self": "https://acme.atlassian.net/rest/api/2/issue/10010",
+                "self": f"https://acme.atlassian.net/rest/api/2/issue/{ident}",
             },
             "changelog": {"items": [{"field": "labels", "fromString": "a", "toString": "a b"}]},
         }
@@ -192,11 +193,12 @@ def test_jira_signature_and_dedupe_without_the_identifier_header(
     assert post(_jira_event()) == 202
     assert post(_jira_event()) == 200  # same timestamp and issue: a retry
     assert post(_jira_event(stamp=1_700_000_000_001)) == 202
+    assert post(_jira_event(key="PLAT-11")) == 202  # same timestamp, another issue
     assert post(_jira_event(), **{"X-Atlassian-Webhook-Identifier": "w-1"}) == 202
     assert post(_jira_event(), **{"X-Atlassian-Webhook-Identifier": "w-1"}) == 200
     other_site = _jira_event().replace(b"acme.atlassian.net", b"evil.example")
     assert post(other_site) == 202
-    assert _depth(store) == 3
+    assert _depth(store) == 4
     assert _refusals(store, "jira") == {"bad-signature": 1, "duplicate": 2, "unwatched": 1}
 
 
