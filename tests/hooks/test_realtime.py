@@ -91,6 +91,20 @@ def test_a_human_removing_the_flag_is_read_fresh_and_answered_once(
     assert report.fetched == 1 and report.writes == 1 and report.echoes == 1
 
 
+def test_a_human_removing_the_flag_on_jira_is_read_fresh_and_answered_once(
+    flagged: Config, sandbox: SandboxServer, store: Store
+) -> None:
+    """Jira's changelog names only our label, but the store still shows it: not an echo."""
+    state = sandbox.state
+    with serve_hooks(flagged, store) as root:
+        register(sandbox, root)
+        issue = state.jira_issue("PLAT-10")
+        state.jira_update(issue, "557058:alice", labels=[x for x in issue.labels if x != FLAG])
+        report = settle(sandbox, flagged, store)
+    assert FLAG in state.jira_issue("PLAT-10").labels
+    assert report.fetched == 1 and report.writes == 1 and report.echoes == 1
+
+
 def test_jira_label_fix_is_reflected_and_a_deleted_ticket_is_marked_gone(
     flagged: Config, sandbox: SandboxServer, store: Store
 ) -> None:
