@@ -42,7 +42,7 @@ def driver_rows(
     if dialect.name == "postgresql":
         with raw.cursor() as cursor:
             if stream:
-                yield from cursor.stream(sql, params, size=STREAM_ROWS)
+                yield from cursor.stream(sql, params, size=_stream_size())
             else:
                 cursor.execute(sql, params)
                 yield from cursor.fetchall()
@@ -52,3 +52,11 @@ def driver_rows(
         yield from cursor.execute(sql, params or ())
     finally:
         cursor.close()
+
+
+def _stream_size() -> int:
+    """Rows per chunk: libpq older than 17 (a psycopg built on an old system libpq) streams
+    one row per result instead, slower but the same rows."""
+    from psycopg import capabilities  # here: a SQLite store never loads psycopg
+
+    return STREAM_ROWS if capabilities.has_stream_chunked() else 1
