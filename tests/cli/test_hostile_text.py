@@ -13,10 +13,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from bmmsync.sandbox.pytest_plugin import SandboxControl
 from bmmsync.sandbox.server import SandboxServer
-from bmmsync.untrusted import visible
+from bmmsync.untrusted import safe, visible
 from tests.cli.helpers import BMMSYNC, run_cli, write_sandbox_config
 
 HOSTILE_TITLES = [
@@ -142,3 +143,14 @@ def test_visible_escapes_every_active_character() -> None:
     )
     assert visible("Fix [/] parser ✓ café 中文") == "Fix [/] parser ✓ café 中文"
     assert visible(None) == ""
+
+
+@pytest.mark.parametrize("colour", [False, True])
+def test_safe_text_is_never_markup_and_shows_controls(colour: bool) -> None:
+    """What every table cell and message holding tracker text goes through."""
+    console = Console(record=True, width=200, force_terminal=colour, color_system="standard")
+    console.print(safe("Fix [/] parser [bold]x[link=http://evil]y[/link] \x1b[31mred"))
+    console.print(safe("one\n[i]two\x07", lines=True))
+    assert console.export_text() == (
+        "Fix [/] parser [bold]x[link=http://evil]y[/link] \\x1b[31mred\none\n[i]two\\x07\n"
+    )
