@@ -49,6 +49,8 @@ COMMENT_LIMIT = 65_536
 _NEXT_LINK = re.compile(r'<([^>]+)>;\s*rel="next"')
 _KEY = re.compile(r"^([\w.-]+/[\w.-]+)#(\d+)$")
 Response = tuple[dict[str, Any], Any]
+_LISTING_PASSES = 3
+"""Readings of one listing when issues keep being edited while it is paged."""
 
 
 def next_link(headers: dict[str, Any]) -> str | None:
@@ -245,62 +247,82 @@ class GitHubConnector:
             )
         params |= {"state": "all", "sort": "updated", "direction": "asc"}
         params["per_page"] = str(min(100, self.options.page_size))
-        if since:
-            params["since"] = since
         etag = None if full else _decode_etag(cursor.etag, since)
         first_etag: list[str | None] = []
 
-        def fetch(page_url: str | None) -> tuple[Response, str | None]:
-            if page_url is None:
-                headers = {"If-None-Match": etag} if etag else None
-                answer = self._request(
-                    "GET",
-                    url,
-                    what,
-                    params=params,
-                    headers=headers,
-                    tolerate=(404, 410) if listed else (),
-                )
-                if answer is None:
-                    raise StreamLost(
-                        self.name, f"{what}: no longer reachable (404)", project=target
+        def pages_from(start: str | None, conditional: bool) -> Iterator[Response]:
+            def fetch(page_url: str | None) -> tuple[Response, str | None]:
+                if page_url is None:
+                    query = params | ({"since": start} if start else {})
+                    headers = {"If-None-Match": etag} if conditional and etag else None
+                    answer = self._request(
+                        "GET",
+                        url,
+                        what,
+                        params=query,
+                        headers=headers,
+                        tolerate=(404, 410) if listed else (),
                     )
-                first_etag.append(answer[0].get("etag"))
-            else:
-                answer = self._request("GET", page_url, what)
-                assert answer is not None
-            return answer, next_link(answer[0])
+                    if answer is None:
+                        raise StreamLost(
+                            self.name, f"{what}: no longer reachable (404)", project=target
+                        )
+                    if conditional:
+                        first_etag.append(answer[0].get("etag"))
+                else:
+                    answer = self._request("GET", page_url, what)
+                    assert answer is not None
+                return answer, next_link(answer[0])
+
+            return follow_pages(fetch, source=self.name, what=what)
 
         seen: set[tuple[str, str]] = set()
         newest = cursor.value if not full else None
-        pages = follow_pages(fetch, source=self.name, what=what)
-        for headers, data in pages:
-            is_last = next_link(headers) is None
-            if data is None and etag:
-                self.stats.not_modified += 1
-                yield Page(stream, [], cursor, not_modified=True)
-                return
-            if not isinstance(data, list):
-                raise SourceError(self.name, f"{what}: malformed page (expected a JSON list)")
-            tickets: list[Ticket] = []
-            for item in data:
-                try:
-                    updated = str(item["updated_at"])
-                    if newest is None or parse_time(updated) > parse_time(newest):  # type: ignore[operator]
-                        newest = updated
-                    if "pull_request" in item:
+        start, conditional = since, True
+        for _ in range(_LISTING_PASSES):
+            # `page=N` counts from the top: an issue edited while paging moves to the end and
+            # the next page starts one issue later, skipping one. Such an issue shows up twice;
+            # the listing is then read again from where it was first seen.
+            first_seen: dict[Any, str] = {}
+            moved: str | None = None
+            for headers, data in pages_from(start, conditional):
+                is_last = next_link(headers) is None
+                if data is None and etag and conditional:
+                    self.stats.not_modified += 1
+                    yield Page(stream, [], cursor, not_modified=True)
+                    return
+                if not isinstance(data, list):
+                    raise SourceError(self.name, f"{what}: malformed page (expected a JSON list)")
+                tickets: list[Ticket] = []
+                for item in data:
+                    try:
+                        updated = str(item["updated_at"])
+                        if newest is None or parse_time(updated) > parse_time(newest):  # type: ignore[operator]
+                            newest = updated
+                        before = first_seen.setdefault(item.get("number"), updated)
+                        # ISO 8601 in UTC ("...Z"): the strings sort as the times do
+                        if before != updated and (moved is None or before < moved):
+                            moved = before
+                        if "pull_request" in item:
+                            continue
+                        ticket = to_ticket(self.name, item)
+                    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                        raise SourceError(
+                            self.name, f"{what}: malformed issue in page: {exc!r}"
+                        ) from None
+                    if (ticket.key, updated) in seen:
                         continue
-                    ticket = to_ticket(self.name, item)
-                except (KeyError, TypeError, ValueError, AttributeError) as exc:
-                    raise SourceError(
-                        self.name, f"{what}: malformed issue in page: {exc!r}"
-                    ) from None
-                if (ticket.key, updated) in seen:
-                    continue
-                seen.add((ticket.key, updated))
-                tickets.append(ticket)
-            stored_etag = _encode_etag(since, first_etag[0]) if is_last and first_etag else None
-            yield Page(stream, tickets, Cursor(newest, stored_etag))
+                    seen.add((ticket.key, updated))
+                    tickets.append(ticket)
+                cached = is_last and conditional and first_etag
+                stored_etag = _encode_etag(since, first_etag[0]) if cached else None
+                yield Page(stream, tickets, Cursor(newest, stored_etag))
+            if moved is None:
+                return
+            start, conditional = moved, False
+        raise SourceError(
+            self.name, f"{what}: issues kept moving while paging; read again next run"
+        )
 
     def fetch(self, key: str) -> Ticket | None:
         repo, number = split_key(key)
