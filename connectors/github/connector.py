@@ -285,7 +285,7 @@ class GitHubConnector:
             # the listing is then read again from where it was first seen.
             first_seen: dict[Any, str] = {}
             moved: str | None = None
-            for headers, data in pages_from(start, conditional):
+            for page_no, (headers, data) in enumerate(pages_from(start, conditional), 1):
                 is_last = next_link(headers) is None
                 if data is None and etag and conditional:
                     self.stats.not_modified += 1
@@ -314,7 +314,9 @@ class GitHubConnector:
                         continue
                     seen.add((ticket.key, updated))
                     tickets.append(ticket)
-                cached = is_last and conditional and first_etag
+                # Only a one-page listing is cached: a 304 on page 1 says nothing of page 2,
+                # where what changed since lands (more issues than a page shared the overlap)
+                cached = is_last and page_no == 1 and conditional and first_etag
                 stored_etag = _encode_etag(since, first_etag[0]) if cached else None
                 yield Page(stream, tickets, Cursor(newest, stored_etag))
             if moved is None:

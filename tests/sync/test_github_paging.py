@@ -85,3 +85,24 @@ def test_issues_that_keep_moving_fail_the_listing_and_mark_nothing_gone(
     web = {s.name: s for s in report.sources}["web"]
     assert web.error and "kept moving while paging" in web.error
     assert web.gone == 0 and set(stored(store, "web")) == before
+
+
+def test_a_listing_longer_than_a_page_is_not_cached_so_a_later_change_is_seen(
+    sandbox: SandboxServer, sandbox_control: SandboxControl, store: Store
+) -> None:
+    """30 issues edited in one second (a bulk edit) keep the poll's `since` window three
+    pages long; a 304 on its first page would hide what lands on the last one."""
+    sandbox_control.clock(advance=3600)
+    for i in range(30):
+        sandbox_control.github_create(repo="acme/web", title=f"bulk {i}")
+    config = make_config(sandbox, page_size=10)
+    for _ in range(3):
+        assert run(config, store).ok
+    sandbox_control.clock(advance=10)
+    late = sandbox_control.github_create(repo="acme/web", title="after the bulk edit")
+
+    report = run(config, store)
+
+    assert report.ok and late["key"] in stored(store, "web")
+    web = {s.name: s for s in report.sources}["web"]
+    assert web.not_modified == 1  # acme/mobile's one-page listing is still answered 304
