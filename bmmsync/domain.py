@@ -59,6 +59,10 @@ class Motivator:
     review_by: date | None = None
     status: Status = Status.ACTIVE
 
+    def review_overdue(self, today: date) -> bool:
+        """Past its review date (due on `review_by`, overdue from the day after)."""
+        return self.review_by is not None and self.review_by < today
+
 
 @dataclass(frozen=True, slots=True)
 class Assessment:

@@ -209,12 +209,8 @@ class _TreeBuilder:
         if motivator is None:
             return ExplainNode("motivator", mid, "", "undefined", ok=False)
         status = motivator.status.value
-        if (
-            motivator.status is Status.ACTIVE
-            and motivator.review_by is not None
-            and motivator.review_by < self.judge.today
-        ):
-            status = f"review overdue since {motivator.review_by.isoformat()}"
+        if motivator.status is Status.ACTIVE and motivator.review_overdue(self.judge.today):
+            status = f"review overdue since {motivator.review_by}"
         return ExplainNode(
             "motivator", mid, motivator.name, status, ok=motivator.status is Status.ACTIVE
         )

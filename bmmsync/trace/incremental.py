@@ -67,7 +67,7 @@ def _chain_signature(index: MapIndex, cid: str, today: date) -> object:
             if motivator is None:
                 motivators.append((mid, None, None, None))
             else:
-                overdue = motivator.review_by is not None and motivator.review_by < today
+                overdue = motivator.review_overdue(today)
                 motivators.append((mid, motivator.status, motivator.name, overdue))
         decisions.append((did, (decision.status, decision.name, tuple(motivators))))
     successors = index.successors(cid) if capability.status is Status.RETIRED else ()

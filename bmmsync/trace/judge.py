@@ -225,7 +225,7 @@ class Judge:
         overdue = [
             motivator
             for motivator in (index.motivators[mid] for mid in live)
-            if motivator.review_by is not None and motivator.review_by < today
+            if motivator.review_overdue(today)
         ]
         if overdue and len(overdue) == len(live):
             detail = "Motivator review overdue: " + ", ".join(

@@ -101,11 +101,11 @@ def _map_findings(index: MapIndex, today: date, worked_on: set[str] | None) -> I
                 f"`{motivator.id}`: no active decision answers motivator ({motivator.name}).",
                 f"Record the decision taken for `{motivator.id}`, or retire the motivator.",
             )
-        if motivator.review_by is not None and motivator.review_by < today:
+        if motivator.review_overdue(today):
             owner = f" ({motivator.owner})" if motivator.owner else ""
             yield _finding(
                 Reason.MAP_MOTIVATOR_REVIEW_OVERDUE,
-                f"`{motivator.id}`: review was due on {motivator.review_by.isoformat()}.",
+                f"`{motivator.id}`: review was due on {motivator.review_by}.",
                 f"Ask the owner{owner} to review `{motivator.id}` and set the next review date.",
             )
         assessments = index.assessments.get(motivator.id, ())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import pytest
@@ -87,6 +88,17 @@ def test_review_overdue_severity_is_configurable() -> None:
         ticket("ACME-1", "cap:stale-cap"), MappingRules(review_overdue_severity=Severity.ERROR)
     )
     assert strict.findings[0].severity is Severity.ERROR and not strict.traced
+
+
+def test_a_review_is_overdue_the_day_after_its_date_not_on_it() -> None:
+    """Past its review date, as the README says: the `stale` motivator is due 2026-01-01."""
+    t = ticket("ACME-1", "cap:stale-cap")
+    on_the_day, day_after = (
+        judge([t], demo_index(), MappingRules(), today)[0]
+        for today in (date(2026, 1, 1), date(2026, 1, 2))
+    )
+    assert on_the_day.findings == ()
+    assert [f.reason for f in day_after.findings] == [Reason.MOTIVATOR_REVIEW_OVERDUE]
 
 
 def test_allow_multiple() -> None:
