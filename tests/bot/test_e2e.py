@@ -119,6 +119,7 @@ def test_fix_restores_and_a_new_break_edits_the_same_comment(
     (comment,) = gh_comments(sandbox, key)
     repo, _, number = key.partition("#")
     labels = list(gh_issue(sandbox, key).labels)
+    first = _flag_row(store, key)
 
     sandbox_control.github_change(repo, int(number), labels=[*labels, "cap:self-service-portal"])
     sync(config, store)
@@ -140,6 +141,37 @@ def test_fix_restores_and_a_new_break_edits_the_same_comment(
     (broken_again,) = gh_comments(sandbox, key)
     assert broken_again.id == comment.id and "Broken trace" in broken_again.body
     assert apply(config, store).planned == 0
+    again = _flag_row(store, key)  # a new break: a new flag, dated anew
+    assert again.first_seen > first.first_seen
+    assert again.flagged_at and first.flagged_at and again.flagged_at > first.flagged_at
+
+
+def _flag_row(store: Store, key: str) -> FlagRow:
+    with store.session() as session:
+        row = session.scalars(select(FlagRow).where(FlagRow.key == key)).one()
+        session.expunge(row)
+    return row
+
+
+def test_a_flag_label_removed_by_a_human_is_put_back_and_keeps_its_date(
+    sandbox: SandboxServer, sandbox_control: SandboxControl, store: Store
+) -> None:
+    config = bot_config(sandbox, max_writes_per_run=1000)
+    sync(config, store)
+    key = next(s.key for s in plan(config, store).seen if s.broken and "#" in s.key)
+    apply(config, store)
+    flagged = _flag_row(store, key)
+    repo, _, number = key.partition("#")
+    labels = [x for x in gh_issue(sandbox, key).labels if x != "trace-broken"]
+
+    sandbox_control.github_change(repo, int(number), labels=labels)
+    sync(config, store)
+    stats = apply(config, store)
+
+    assert stats.by_action == {"add-label": 1}
+    assert "trace-broken" in gh_issue(sandbox, key).labels
+    kept = _flag_row(store, key)
+    assert (kept.first_seen, kept.flagged_at) == (flagged.first_seen, flagged.flagged_at)
 
 
 def test_budget_of_3_with_10_findings(sandbox: SandboxServer, store: Store) -> None:

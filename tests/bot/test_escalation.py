@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+from bmmsync.sandbox.pytest_plugin import SandboxControl
 from bmmsync.sandbox.server import SandboxServer
 from bmmsync.store.database import Store
 from tests.bot.helpers import apply, bot_config, plan, sync
@@ -38,3 +39,30 @@ def test_escalation_labels_and_closes_once(sandbox: SandboxServer, store: Store)
     sync(config, store)
     third = apply(config, store)
     assert "escalate" not in third.by_action, "escalated once per break"
+
+
+def test_an_escalation_that_only_labels_happens_once_per_break(
+    sandbox: SandboxServer, sandbox_control: SandboxControl, store: Store
+) -> None:
+    """Without `close` the ticket stays open and broken. A human who takes the escalation
+    label off has answered it: the bot remembers the escalation and does not label again."""
+    config = bot_config(
+        sandbox,
+        max_writes_per_run=1000,
+        escalate_after="1s",
+        escalation={"label": "needs-justification", "close": False},
+    )
+    sync(config, store)
+    apply(config, store)
+    time.sleep(1.5)
+    sync(config, store)
+    assert apply(config, store).by_action["escalate"] > 0
+    web9 = sandbox.state.data.repos["acme/web"].issues[9]
+    assert "needs-justification" in web9.labels
+
+    labels = [x for x in web9.labels if x != "needs-justification"]
+    sandbox_control.github_change("acme/web", 9, labels=labels)
+    sync(config, store)
+
+    assert "escalate" not in apply(config, store).by_action
+    assert "needs-justification" not in sandbox.state.data.repos["acme/web"].issues[9].labels
