@@ -20,7 +20,7 @@ from pathlib import Path
 from types import FrameType
 
 import tzlocal
-from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -49,6 +49,9 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+_SIGNAL_CHECK_SECONDS = 1.0
+
+
 class Service:
     """The long-running service: the scheduler, the current config, and the stop flag."""
 
@@ -69,7 +72,7 @@ class Service:
         self.stop = threading.Event()
         self._failures = 0
         self._not_before: datetime | None = None
-        self.scheduler = BlockingScheduler(timezone=UTC)
+        self.scheduler = BackgroundScheduler(timezone=UTC)
 
     def _reload(self) -> list[str]:
         """Re-read the config file; a broken edit is refused, logged and returned."""
@@ -145,3 +148,8 @@ class Service:
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
         self.scheduler.start()
+        # Python runs signal handlers in the main thread only, and a signal the kernel gave
+        # another thread (a SIGTERM right after a SIGCONT, say) does not interrupt the main
+        # thread's wait: waking each second bounds how late a stop can be.
+        while not self.stop.wait(_SIGNAL_CHECK_SECONDS):
+            pass

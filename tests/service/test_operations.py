@@ -4,6 +4,7 @@ runs. Real runs against the sandbox and a real store; the scheduler's clock is i
 
 from __future__ import annotations
 
+import ctypes
 import json
 import logging
 import signal
@@ -24,6 +25,7 @@ from bmmsync.service.scheduler import Service
 from bmmsync.store.database import Store
 from bmmsync.store.models import RunRow
 from tests.cli.helpers import run_cli, write_sandbox_config
+from tests.patience import PATIENCE
 from tests.service.test_service import _start
 
 
@@ -124,3 +126,26 @@ def _wait_for_runs(store: Store, count: int, *, with_notes: bool = False) -> lis
             return rows
         time.sleep(0.2)
     raise AssertionError(f"fewer than {count} run(s) finished in 90 s")
+
+
+def test_sigterm_taken_by_another_thread_still_stops_run_at_once(
+    tmp_path: Path, sandbox: SandboxServer, db_url: str
+) -> None:
+    """The kernel may hand a process's SIGTERM to any of its threads (it did so for a
+    `SIGCONT` + `SIGTERM` pair, in a test, and the service ran on for its whole poll
+    interval). Python runs the handler only in the main thread: it must not sleep through it."""
+    path = write_sandbox_config(tmp_path, sandbox, db_url, poll="1h")
+    proc = _start(path, "run")
+    store = Store.open(db_url)
+    try:
+        _wait_for_runs(store, 1)
+        tasks = Path(f"/proc/{proc.pid}/task")
+        other = next(int(t.name) for t in tasks.iterdir() if int(t.name) != proc.pid)
+        assert ctypes.CDLL(None, use_errno=True).tgkill(proc.pid, other, signal.SIGTERM) == 0
+        _out, err = proc.communicate(timeout=PATIENCE)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        store.close()
+    assert proc.returncode == 0, err
+    assert "received SIGTERM: stopping after the current write" in err
