@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from bmmsync.sandbox.server import SandboxServer
 from bmmsync.store.database import Store
 from bmmsync.store.event_queue import depth
+from bmmsync.store.lease import current_holder
 from bmmsync.store.models import RunRow, WebhookEventRow
 from tests.cli.helpers import BMMSYNC, write_sandbox_config
 from tests.hooks.helpers import GITHUB_SECRET, JIRA_SECRET, register
@@ -118,8 +119,12 @@ def _start(path: Path, port: int) -> subprocess.Popen[str]:
 
 
 def _quiet(sandbox: SandboxServer, store: Store) -> bool:
-    """Every delivery sent and every queued event done."""
-    return sandbox.sandbox.webhooks.snapshot()["pending"] == 0 and _depth(store) == 0
+    """Every delivery sent, every queued event done, and the run lease let go: an instance
+    frozen while it holds the lease would keep the other from writing (by design)."""
+    if sandbox.sandbox.webhooks.snapshot()["pending"] or _depth(store):
+        return False
+    with store.session() as s:
+        return current_holder(s) is None
 
 
 def _deliver_to(sandbox: SandboxServer, port: int) -> None:
