@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from bmmsync.bot.flagging import MARKER, execute, prepare
 from bmmsync.checking import judge_store
+from bmmsync.config.settings import Config
 from bmmsync.sandbox.pytest_plugin import SandboxControl
 from bmmsync.sandbox.server import SandboxServer
 from bmmsync.store.audit_repo import list_audit
@@ -112,10 +113,7 @@ def test_plan_is_exactly_what_apply_does(sandbox: SandboxServer, store: Store) -
 def test_fix_restores_and_a_new_break_edits_the_same_comment(
     sandbox: SandboxServer, sandbox_control: SandboxControl, store: Store
 ) -> None:
-    config = bot_config(sandbox, max_writes_per_run=1000)
-    sync(config, store)
-    key = next(s.key for s in plan(config, store).seen if s.broken and "#" in s.key)
-    apply(config, store)
+    config, key = _flagged_github_ticket(sandbox, store)
     (comment,) = gh_comments(sandbox, key)
     repo, _, number = key.partition("#")
     labels = list(gh_issue(sandbox, key).labels)
@@ -146,6 +144,15 @@ def test_fix_restores_and_a_new_break_edits_the_same_comment(
     assert again.flagged_at and first.flagged_at and again.flagged_at > first.flagged_at
 
 
+def _flagged_github_ticket(sandbox: SandboxServer, store: Store) -> tuple[Config, str]:
+    """The demo flagged by one apply, and a broken GitHub ticket of it."""
+    config = bot_config(sandbox, max_writes_per_run=1000)
+    sync(config, store)
+    key = next(s.key for s in plan(config, store).seen if s.broken and "#" in s.key)
+    apply(config, store)
+    return config, key
+
+
 def _flag_row(store: Store, key: str) -> FlagRow:
     with store.session() as session:
         row = session.scalars(select(FlagRow).where(FlagRow.key == key)).one()
@@ -156,10 +163,7 @@ def _flag_row(store: Store, key: str) -> FlagRow:
 def test_a_flag_label_removed_by_a_human_is_put_back_and_keeps_its_date(
     sandbox: SandboxServer, sandbox_control: SandboxControl, store: Store
 ) -> None:
-    config = bot_config(sandbox, max_writes_per_run=1000)
-    sync(config, store)
-    key = next(s.key for s in plan(config, store).seen if s.broken and "#" in s.key)
-    apply(config, store)
+    config, key = _flagged_github_ticket(sandbox, store)
     flagged = _flag_row(store, key)
     repo, _, number = key.partition("#")
     labels = [x for x in gh_issue(sandbox, key).labels if x != "trace-broken"]

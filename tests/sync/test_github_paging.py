@@ -4,6 +4,7 @@ clients against the sandbox, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+from bmmsync.config.settings import Config
 from bmmsync.sandbox.pytest_plugin import SandboxControl
 from bmmsync.sandbox.server import SandboxServer
 from bmmsync.store.database import Store
@@ -44,20 +45,22 @@ class EditWhilePaging:
         pass
 
 
-def _busy_repo(control: SandboxControl) -> None:
-    """40 more issues in acme/web, a second apart: 5 pages of 10 with the demo's."""
+def _synced_busy_repo(sandbox: SandboxServer, control: SandboxControl, store: Store) -> Config:
+    """40 more issues in acme/web, a second apart (5 pages of 10 with the demo's), synced
+    once; the config pages by 10."""
     control.clock(advance=3600)
     for i in range(40):
         control.clock(advance=1)
         control.github_create(repo="acme/web", title=f"issue {i}")
+    config = make_config(sandbox, page_size=10)
+    assert run(config, store).ok
+    return config
 
 
 def test_an_edit_while_paging_skips_no_issue_and_a_full_sync_marks_none_gone(
     sandbox: SandboxServer, sandbox_control: SandboxControl, store: Store
 ) -> None:
-    _busy_repo(sandbox_control)
-    config = make_config(sandbox, page_size=10)
-    assert run(config, store).ok
+    config = _synced_busy_repo(sandbox, sandbox_control, store)
     # acme/mobile is listed first (2 pages): the edit comes after acme/web's first page
     hook = EditWhilePaging(sandbox_control, sandbox, first=3, every=False)
 
@@ -73,9 +76,7 @@ def test_an_edit_while_paging_skips_no_issue_and_a_full_sync_marks_none_gone(
 def test_issues_that_keep_moving_fail_the_listing_and_mark_nothing_gone(
     sandbox: SandboxServer, sandbox_control: SandboxControl, store: Store
 ) -> None:
-    _busy_repo(sandbox_control)
-    config = make_config(sandbox, page_size=10)
-    assert run(config, store).ok
+    config = _synced_busy_repo(sandbox, sandbox_control, store)
     before = set(stored(store, "web"))
 
     report = run(
